@@ -64,6 +64,7 @@ struct call {
   bool sent_initial_md;
   int cancelled;   /* set by RECV_CLOSE_ON_SERVER */
   atomic_int refs; /* one per outstanding batch or request */
+  bool active;     /* became a call (not just an armed request) */
   aicd_stream_t *stream;
   grpc_status_code status;
   double started_ms;
@@ -79,6 +80,10 @@ struct aicd_grpc {
   pthread_t *workers;
   int worker_count;
   atomic_bool stopping;
+  /* call_t records alive (armed requests included) and those that became calls: the completion
+   * queue may only be shut down once no record is left to start a batch on it. */
+  atomic_int records;
+  atomic_int active_calls;
 };
 
 static double now_ms(void) {
@@ -89,6 +94,7 @@ static double now_ms(void) {
 
 static void call_unref(call_t *c) {
   if (atomic_fetch_sub(&c->refs, 1) != 1) return;
+  aicd_grpc_t *s = c->srv;
   if (c->call) grpc_call_unref(c->call);
   grpc_metadata_array_destroy(&c->request_md);
   if (c->method == GENERIC_METHOD) grpc_call_details_destroy(&c->details);
@@ -96,7 +102,9 @@ static void call_unref(call_t *c) {
   if (c->send) grpc_byte_buffer_destroy(c->send);
   if (c->have_status_details) grpc_slice_unref(c->status_details);
   aicd_stream_close(&c->stream);
+  if (c->active) atomic_fetch_sub(&s->active_calls, 1);
   free(c);
+  atomic_fetch_sub(&s->records, 1);
 }
 
 /* Arms one request for a new call of `method`. Returns 0 or -1. */
@@ -106,6 +114,7 @@ static int arm(aicd_grpc_t *s, int method) {
   c->srv = s;
   c->method = method;
   atomic_init(&c->refs, 1);
+  atomic_fetch_add(&s->records, 1);
   c->on_new = (tag_t){c, EV_NEW_CALL};
   c->on_closed = (tag_t){c, EV_CLOSED};
   c->on_finished = (tag_t){c, EV_FINISHED};
@@ -248,7 +257,9 @@ static void stream_next(call_t *c, bool with_send) {
 static void handle_stream_io(call_t *c, bool ok) {
   aicd_grpc_t *s = c->srv;
   if (!ok) return; /* cancelled or broken: RECV_CLOSE_ON_SERVER tidies up */
-  if (!c->recv) {  /* the client half-closed: every frame is answered */
+  if (!c->recv) {
+    /* Either the client half-closed (every frame is answered) or the call was cancelled under
+     * us; in the second case the status batch simply fails, which is harmless. */
     finish(c, GRPC_STATUS_OK, "", false);
     return;
   }
@@ -279,6 +290,8 @@ static void handle_new_call(call_t *c, bool ok) {
     call_unref(c);
     return;
   }
+  c->active = true;
+  atomic_fetch_add(&s->active_calls, 1);
   if (!atomic_load(&s->stopping) && arm(s, c->method) != 0)
     aicd_log(AIC_LOG_ERROR, "cannot re-arm a gRPC request", NULL);
   c->started_ms = now_ms();
@@ -424,6 +437,8 @@ int aicd_grpc_start(const aicd_config_t *cfg, aicd_service_t *svc, aicd_grpc_t *
   }
   s->svc = svc;
   atomic_init(&s->stopping, false);
+  atomic_init(&s->records, 0);
+  atomic_init(&s->active_calls, 0);
   grpc_arg args[3];
   memset(args, 0, sizeof args);
   args[0].type = GRPC_ARG_INTEGER;
@@ -497,6 +512,11 @@ static bool drain_once(aicd_grpc_t *s, int timeout_ms) {
   return e.type != GRPC_QUEUE_SHUTDOWN;
 }
 
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
 int aicd_grpc_shutdown(aicd_grpc_t **srv, long long grace_ms) {
   if (!srv || !*srv) return 0;
   aicd_grpc_t *s = *srv;
@@ -507,13 +527,30 @@ int aicd_grpc_shutdown(aicd_grpc_t **srv, long long grace_ms) {
   if (s->worker_count > 0) {
     gpr_timespec grace =
         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(grace_ms, GPR_TIMESPAN));
-    grpc_event ev = grpc_completion_queue_pluck(s->shutdown_cq, &shutdown_tag, grace, NULL);
-    if (ev.type == GRPC_QUEUE_TIMEOUT) {
-      cancelled = 1;
-      grpc_server_cancel_all_calls(s->server);
-      grpc_completion_queue_pluck(s->shutdown_cq, &shutdown_tag,
-                                  gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    bool done = false, forced = false;
+    /* Wait in short slices: once no call is in flight, idle client connections are all that
+     * keeps the shutdown from completing, and those are closed at once rather than waited for. */
+    while (!done) {
+      gpr_timespec slice =
+          gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(50, GPR_TIMESPAN));
+      if (gpr_time_cmp(slice, grace) > 0) slice = grace;
+      grpc_event ev = grpc_completion_queue_pluck(s->shutdown_cq, &shutdown_tag, slice, NULL);
+      if (ev.type == GRPC_OP_COMPLETE) {
+        done = true;
+      } else if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), grace) >= 0) {
+        cancelled = atomic_load(&s->active_calls) > 0;
+        grpc_server_cancel_all_calls(s->server);
+        grpc_completion_queue_pluck(s->shutdown_cq, &shutdown_tag,
+                                    gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        done = true;
+      } else if (!forced && atomic_load(&s->active_calls) == 0) {
+        grpc_server_cancel_all_calls(s->server);
+        forced = true;
+      }
     }
+    /* Batches started by workers after cancellation still complete on s->cq: wait for every
+     * call record to be released before the queue stops accepting work. */
+    while (atomic_load(&s->records) > 0) sleep_ms(5);
     grpc_completion_queue_shutdown(s->cq);
     for (int i = 0; i < s->worker_count; i++) pthread_join(s->workers[i], NULL);
   } else {

@@ -9,9 +9,9 @@ typedef struct aicd_http aicd_http_t;
 
 /* What the listener reports; read on the HTTP thread, so every callback must be thread-safe. */
 typedef struct aicd_http_ctx {
-  const char *version;                /* aicd version string */
+  const char *version; /* aicd version string */
   double (*uptime_seconds)(void *user);
-  int (*serving)(void *user);         /* 1 while serving, 0 while shutting down */
+  int (*serving)(void *user); /* 1 while serving, 0 while shutting down */
   aicd_stats_t *stats;
   void *user;
 } aicd_http_ctx_t;

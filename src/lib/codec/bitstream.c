@@ -86,8 +86,8 @@ static int parse_desc(const uint8_t *buf, const aic_frame_limits_t *limits, aic_
       return AIC_ECORRUPT;
     }
     if (dim_b > limits->max_audio_samples) {
-      aic_set_why(why, why_size, "bitstream header has %u audio samples, over the limit %u",
-                  dim_b, limits->max_audio_samples);
+      aic_set_why(why, why_size, "bitstream header has %u audio samples, over the limit %u", dim_b,
+                  limits->max_audio_samples);
       return AIC_ECORRUPT;
     }
     d->size = (size_t)dim_b * bps * d->channels;

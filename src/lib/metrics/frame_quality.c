@@ -16,7 +16,6 @@
 /* The largest squared difference of two int16 samples: bounds how many a uint64_t can sum. */
 #define AIC_MAX_S16_SQ_ERR (65535ull * 65535ull)
 
-
 /* Every field, audio ones included for pictures: a reconstruction must describe the same
  * thing as its original, and stray fields would mean the caller mixed frames up. */
 static int same_description(const aic_frame_t *a, const aic_frame_t *b) {
