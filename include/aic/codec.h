@@ -26,6 +26,7 @@ enum {
   AIC_CAP_AUDIO = 1u << 2,    /* takes audio frames */
   AIC_CAP_INTER = 1u << 3,    /* keeps state between frames of a session */
   AIC_CAP_LEARNED = 1u << 4,  /* runs a learned model */
+  AIC_CAP_YUV420 = 1u << 5,   /* codes pictures as I420: other pixel formats are converted */
 };
 
 /* Lower-case name of a codec ("zstd"), or "unknown". */

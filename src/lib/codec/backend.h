@@ -13,9 +13,19 @@
 
 /* Per-frame settings the engine hands a backend. */
 typedef struct aic_codec_params {
-  int level;     /* 1 (fewest bits / fastest) .. 8 (best quality / most effort) */
-  bool keyframe; /* inter-frame codecs: start a new group of pictures */
+  int level;             /* lossless codecs: effort 1 (fastest) .. 8 (fewest bytes) */
+  double quality;        /* lossy codecs: 0 (fewest bits) .. 100 (best), continuous; each backend
+                          * maps it monotonically onto its own quantizer */
+  uint32_t bitrate_kbps; /* lossy codecs: > 0 asks for rate control at this bitrate instead of a
+                          * fixed quality (video: per-stream rate control; audio: the bitrate) */
+  double fps;            /* frame rate of the stream, for rate control (> 0; default 30) */
+  int speed;             /* encoder effort: 0 (slowest, best) .. 9 (fastest) */
+  int threads;           /* encoder threads, >= 1 */
+  bool keyframe;         /* inter-frame codecs: start a new group of pictures */
 } aic_codec_params_t;
+
+/* Fills params with the defaults: level 4, quality 75, no bitrate, 30 fps, speed 6, 1 thread. */
+void aic_codec_params_default(aic_codec_params_t *params);
 
 typedef struct aic_codec_backend {
   aic_codec_id_t id;
@@ -23,20 +33,25 @@ typedef struct aic_codec_backend {
   unsigned caps; /* AIC_CAP_* */
 
   /* Optional per-session state (NULL functions: stateless). state_create returns 0 or an
-   * AIC_E* code; `encoder` tells which side the state is for. */
+   * AIC_E* code; `encoder` tells which side the state is for. States are created before the
+   * first frame is known: backends that need dimensions (re)configure on the first frame and
+   * whenever the dimensions change. */
   int (*state_create)(bool encoder, void **state);
   void (*state_free)(void *state);
 
   /* Appends the compressed payload of `frame` to `out`. `state` is NULL for stateless backends
-   * or when the frame has no session. Returns 0 or an AIC_E* code. */
+   * or when the frame has no session (inter codecs then code the frame as a keyframe). Backends
+   * with AIC_CAP_YUV420 only ever receive I420 pictures (the engine converts). Sets *keyframe
+   * when the payload decodes without any earlier frame. Returns 0 or an AIC_E* code. */
   int (*encode)(void *state, const aic_frame_t *frame, const aic_codec_params_t *params,
-                aic_buf_t *out);
+                aic_buf_t *out, bool *keyframe);
 
-  /* Decodes `payload` into exactly `dst_size` bytes at `dst` (the raw frame size the header
-   * announced). Returns 0, AIC_ECORRUPT when the payload does not decode to exactly that size,
-   * or another AIC_E* code. */
-  int (*decode)(void *state, const uint8_t *payload, size_t payload_size, uint8_t *dst,
-                size_t dst_size);
+  /* Decodes `payload` into exactly `dst_size` bytes at `dst`, the raw frame `desc` describes
+   * (desc->data is NULL; for AIC_CAP_YUV420 backends desc is the I420 picture). Returns 0,
+   * AIC_ECORRUPT when the payload does not decode to exactly that frame (wrong size, wrong
+   * dimensions, missing reference), or another AIC_E* code. */
+  int (*decode)(void *state, const aic_frame_t *desc, const uint8_t *payload, size_t payload_size,
+                uint8_t *dst, size_t dst_size);
 } aic_codec_backend_t;
 
 /* The backend for an id, or NULL when this build does not have it. */
@@ -48,5 +63,9 @@ const aic_codec_backend_t *const *aic_codec_backends(size_t *count);
 
 extern const aic_codec_backend_t aic_codec_zstd;
 extern const aic_codec_backend_t aic_codec_zlib;
+extern const aic_codec_backend_t aic_codec_vp8;
+extern const aic_codec_backend_t aic_codec_av1;
+extern const aic_codec_backend_t aic_codec_jpeg;
+extern const aic_codec_backend_t aic_codec_opus;
 
 #endif

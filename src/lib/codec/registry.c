@@ -1,4 +1,15 @@
+#include <string.h>
+
 #include "codec/backend.h"
+
+void aic_codec_params_default(aic_codec_params_t *params) {
+  memset(params, 0, sizeof *params);
+  params->level = 4;
+  params->quality = 75.0;
+  params->fps = 30.0;
+  params->speed = 6;
+  params->threads = 1;
+}
 
 static const aic_codec_backend_t *const backends[] = {
     &aic_codec_zstd,

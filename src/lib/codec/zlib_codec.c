@@ -13,8 +13,9 @@ static int zlib_level_for(int level) {
 }
 
 static int zlib_encode(void *state, const aic_frame_t *frame, const aic_codec_params_t *params,
-                       aic_buf_t *out) {
+                       aic_buf_t *out, bool *keyframe) {
   (void)state;
+  *keyframe = true;
   if (frame->size > ULONG_MAX / 2) return AIC_ELIMIT;
   uLongf bound = compressBound((uLong)frame->size);
   int rc = aic_buf_reserve(out, bound);
@@ -26,9 +27,10 @@ static int zlib_encode(void *state, const aic_frame_t *frame, const aic_codec_pa
   return AIC_OK;
 }
 
-static int zlib_decode(void *state, const uint8_t *payload, size_t payload_size, uint8_t *dst,
-                       size_t dst_size) {
+static int zlib_decode(void *state, const aic_frame_t *desc, const uint8_t *payload,
+                       size_t payload_size, uint8_t *dst, size_t dst_size) {
   (void)state;
+  (void)desc;
   if (payload_size > ULONG_MAX || dst_size > ULONG_MAX) return AIC_ELIMIT;
   uLongf n = (uLongf)dst_size;
   uLong consumed = (uLong)payload_size;

@@ -14,8 +14,9 @@ static int zstd_level_for(int level) {
 }
 
 static int zstd_encode(void *state, const aic_frame_t *frame, const aic_codec_params_t *params,
-                       aic_buf_t *out) {
+                       aic_buf_t *out, bool *keyframe) {
   (void)state;
+  *keyframe = true;
   size_t bound = ZSTD_compressBound(frame->size);
   int rc = aic_buf_reserve(out, bound);
   if (rc) return rc;
@@ -26,9 +27,10 @@ static int zstd_encode(void *state, const aic_frame_t *frame, const aic_codec_pa
   return AIC_OK;
 }
 
-static int zstd_decode(void *state, const uint8_t *payload, size_t payload_size, uint8_t *dst,
-                       size_t dst_size) {
+static int zstd_decode(void *state, const aic_frame_t *desc, const uint8_t *payload,
+                       size_t payload_size, uint8_t *dst, size_t dst_size) {
   (void)state;
+  (void)desc;
   /* The frame header must announce exactly the size the AIC header promised; anything else
    * is a corrupt or spliced bitstream. */
   unsigned long long content = ZSTD_getFrameContentSize(payload, payload_size);

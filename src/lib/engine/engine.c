@@ -126,14 +126,15 @@ static int encode_with(aic_engine_t *e, aic_session_t *session, const aic_codec_
   if (rc) return rc;
   out->size = AIC_BITSTREAM_HEADER_SIZE;
   double t0 = aic_now_ms();
-  rc = b->encode(state, f, cp, out);
+  bool keyframe = false;
+  rc = b->encode(state, f, cp, out, &keyframe);
   *encode_ms = aic_now_ms() - t0;
   if (rc) return rc;
   size_t payload = out->size - AIC_BITSTREAM_HEADER_SIZE;
   if (payload > UINT32_MAX) return AIC_ELIMIT;
   aic_bitstream_header_t h = {
       .codec = b->id,
-      .flags = cp->keyframe || !(b->caps & AIC_CAP_INTER) ? AIC_BS_FLAG_KEYFRAME : 0,
+      .flags = keyframe ? AIC_BS_FLAG_KEYFRAME : 0,
       .desc = *f,
       .payload_size = (uint32_t)payload,
   };
@@ -169,9 +170,10 @@ int aic_engine_compress(aic_engine_t *e, aic_session_t *session, const aic_frame
     return AIC_EUNSUPPORTED;
   }
 
-  aic_codec_params_t cp = {
-      .level = effort_level(e, params),
-      .keyframe = params->force_keyframe || !session || session->stats.frames == 0};
+  aic_codec_params_t cp;
+  aic_codec_params_default(&cp);
+  cp.level = effort_level(e, params);
+  cp.keyframe = params->force_keyframe || !session || session->stats.frames == 0;
   aic_buf_t out = {0};
   rc = AIC_ECODEC;
   for (size_t i = 0; i < n; i++) {
@@ -257,7 +259,7 @@ int aic_engine_decompress(aic_engine_t *e, aic_session_t *session, const uint8_t
   if (rc) return rc;
   uint8_t *buffer = malloc(h.desc.size ? h.desc.size : 1);
   if (!buffer) return AIC_ENOMEM;
-  rc = b->decode(state, payload, h.payload_size, buffer, h.desc.size);
+  rc = b->decode(state, &h.desc, payload, h.payload_size, buffer, h.desc.size);
   if (rc) {
     free(buffer);
     aic_set_why(why, why_size, "%s payload does not decode: %s", b->name, aic_strerror(rc));
