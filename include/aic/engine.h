@@ -69,6 +69,9 @@ void aic_engine_free(aic_engine_t **engine);
  * returns how many there are in all (may exceed `max`). */
 size_t aic_engine_codecs(const aic_engine_t *engine, aic_codec_id_t *ids, size_t max);
 
+/* The highest bitrate a request may ask for (1 Gbit/s). */
+#define AIC_MAX_BITRATE_KBPS 1000000u
+
 /* What the caller wants of one frame's compression. */
 typedef struct aic_encode_params {
   aic_mode_t mode;
@@ -78,6 +81,10 @@ typedef struct aic_encode_params {
   aic_codec_id_t codec_preference; /* AIC_CODEC_AUTO: engine chooses */
   aic_network_t network;
   bool force_keyframe;
+  int quality;           /* 0: the engine decides; 1 (fewest bits) .. 8 (best): a fixed quality
+                          * level for lossy codecs, which turns quality-targeted control off */
+  uint32_t bitrate_kbps; /* 0: none; > 0: rate-controlled lossy coding at this bitrate */
+  double fps;            /* frame rate of the stream for rate control; 0: 30 */
 } aic_encode_params_t;
 
 void aic_encode_params_default(aic_encode_params_t *params);
@@ -101,6 +108,8 @@ typedef struct aic_encode_result {
   bool keyframe;
   aic_fallback_t fallback;
   char fallback_detail[128];
+  double quality_setting; /* lossy codecs: the quality 0..100 used; 0 for lossless */
+  unsigned attempts;      /* encodes spent on this frame, retries included */
 } aic_encode_result_t;
 
 /* Frees the bitstream and zeroes the result. Safe on a zeroed or already-cleared result. */
@@ -157,6 +166,12 @@ typedef struct aic_session_stats {
   double mean_ssim;
   double min_ssim;
   uint64_t fallbacks;
+  uint64_t fallbacks_by_reason[6]; /* indexed by aic_fallback_t (NONE stays 0) */
+  uint64_t retries;                /* extra encodes after a missed quality floor */
+  double latency_p50_ms;           /* encode latency over the last 1024 frames */
+  double latency_p95_ms;
+  double latency_max_ms;
+  aic_codec_id_t last_codec;
 } aic_session_stats_t;
 
 /* Creates a session: state kept between the frames of one stream. Returns 0 and sets *out,

@@ -103,6 +103,9 @@ static void params_from_pb(const Auralink__Aic__V1__CompressFrameRequest *q,
   p->codec_preference = (aic_codec_id_t)q->codec_preference;
   network_from_pb(q->network, &p->network);
   p->force_keyframe = q->force_keyframe;
+  p->quality = q->quality > 8 ? 9 : (int)q->quality; /* 9: rejected by validation */
+  p->bitrate_kbps = q->bitrate_kbps;
+  p->fps = q->frame_rate;
 }
 
 /* Compresses one request with `session` (may be NULL) and packs the response. */
@@ -137,6 +140,8 @@ static void compress_one(aicd_service_t *svc, aic_session_t *session,
   out.fallback_reason = (Auralink__Aic__V1__FallbackReason)res.fallback;
   out.fallback_detail = res.fallback_detail;
   out.keyframe = res.keyframe;
+  out.quality_setting = res.quality_setting;
+  out.attempts = res.attempts;
   pack(r, &out.base);
   r->bytes_in = res.original_size;
   r->bytes_out = res.bitstream_size;

@@ -1,11 +1,14 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "aic/convert.h"
 #include "aic/error.h"
 #include "aic/metrics.h"
 #include "codec/bitstream.h"
 #include "engine/engine_internal.h"
+#include "engine/policy.h"
 
 #define LOG_COMPONENT "engine"
 
@@ -69,18 +72,18 @@ void aic_decoded_frame_clear(aic_decoded_frame_t *decoded) {
   memset(decoded, 0, sizeof *decoded);
 }
 
-static bool backend_takes(const aic_codec_backend_t *b, const aic_frame_t *f, aic_mode_t mode) {
+static bool backend_takes(const aic_codec_backend_t *b, const aic_frame_t *f, bool lossless) {
   unsigned need = f->type == AIC_FRAME_AUDIO ? AIC_CAP_AUDIO : AIC_CAP_VIDEO;
   if (!(b->caps & need)) return false;
-  if (mode == AIC_MODE_LOSSLESS && !(b->caps & AIC_CAP_LOSSLESS)) return false;
+  if (lossless && !(b->caps & AIC_CAP_LOSSLESS)) return false;
   return true;
 }
 
 /* The codecs to try, in order: the caller's preference if usable, then the engine's default
  * order. When the preference cannot be used, *why_not says why (the reported fallback). */
 static size_t build_chain(const aic_engine_t *e, const aic_frame_t *f, const aic_encode_params_t *p,
-                          const aic_codec_backend_t **chain, aic_fallback_t *why_not, char *detail,
-                          size_t detail_size) {
+                          bool lossless, const aic_codec_backend_t **chain, aic_fallback_t *why_not,
+                          char *detail, size_t detail_size) {
   size_t n = 0;
   *why_not = AIC_FALLBACK_NONE;
   if (p->codec_preference != AIC_CODEC_AUTO) {
@@ -90,9 +93,8 @@ static size_t build_chain(const aic_engine_t *e, const aic_frame_t *f, const aic
                                                          : AIC_FALLBACK_CODEC_UNAVAILABLE;
       aic_set_why(detail, detail_size, "codec %s is not available in this build",
                   aic_codec_name(p->codec_preference));
-    } else if (!backend_takes(pref, f, p->mode)) {
-      *why_not =
-          p->mode == AIC_MODE_LOSSLESS ? AIC_FALLBACK_QUALITY : AIC_FALLBACK_CODEC_UNAVAILABLE;
+    } else if (!backend_takes(pref, f, lossless)) {
+      *why_not = lossless ? AIC_FALLBACK_QUALITY : AIC_FALLBACK_CODEC_UNAVAILABLE;
       aic_set_why(detail, detail_size, "codec %s cannot encode this %s frame in this mode",
                   pref->name, aic_frame_type_name(f->type));
     } else {
@@ -102,7 +104,7 @@ static size_t build_chain(const aic_engine_t *e, const aic_frame_t *f, const aic
   for (size_t i = 0; i < e->backend_count; i++) {
     const aic_codec_backend_t *b = e->backends[i];
     if (n > 0 && b == chain[0]) continue;
-    if (backend_takes(b, f, p->mode)) chain[n++] = b;
+    if (backend_takes(b, f, lossless)) chain[n++] = b;
   }
   return n;
 }
@@ -114,32 +116,81 @@ static int effort_level(const aic_engine_t *e, const aic_encode_params_t *p) {
   return e->settings.lossless_level;
 }
 
-/* Encodes with one backend into a complete bitstream (header + payload). */
-static int encode_with(aic_engine_t *e, aic_session_t *session, const aic_codec_backend_t *b,
-                       const aic_frame_t *f, const aic_codec_params_t *cp, aic_buf_t *out,
-                       double *encode_ms) {
+/* Encodes with one backend into a complete bitstream (header + payload). Pictures for
+ * AIC_CAP_YUV420 backends go through `i420` (converted once per frame by the caller); the
+ * header always describes the caller's frame, so decoding restores its format. */
+static int encode_with(aic_session_t *session, const aic_codec_backend_t *b, const aic_frame_t *f,
+                       const aic_frame_t *coded, const aic_codec_params_t *cp, aic_buf_t *out,
+                       double *encode_ms, bool *keyframe) {
   void *state;
-  int rc = aic_session_backend_state(session, b, true, &state);
+  int rc = aic_session_backend_state(session, b, AIC_STATE_ENCODER, &state);
   if (rc) return rc;
   out->size = 0;
   rc = aic_buf_reserve(out, AIC_BITSTREAM_HEADER_SIZE);
   if (rc) return rc;
   out->size = AIC_BITSTREAM_HEADER_SIZE;
   double t0 = aic_now_ms();
-  bool keyframe = false;
-  rc = b->encode(state, f, cp, out, &keyframe);
+  *keyframe = false;
+  rc = b->encode(state, coded, cp, out, keyframe);
   *encode_ms = aic_now_ms() - t0;
   if (rc) return rc;
   size_t payload = out->size - AIC_BITSTREAM_HEADER_SIZE;
   if (payload > UINT32_MAX) return AIC_ELIMIT;
   aic_bitstream_header_t h = {
       .codec = b->id,
-      .flags = keyframe ? AIC_BS_FLAG_KEYFRAME : 0,
+      .flags = *keyframe ? AIC_BS_FLAG_KEYFRAME : 0,
       .desc = *f,
       .payload_size = (uint32_t)payload,
   };
-  (void)e;
   return aic_bitstream_header_write(&h, out->data + AIC_BITSTREAM_HEADER_SIZE, out->data);
+}
+
+/* One encode of a frame and the measurement of what it decodes to. */
+typedef struct attempt {
+  aic_buf_t bits;
+  double quality;
+  double psnr_db;
+  double ssim;
+  double encode_ms;
+  bool keyframe;
+} attempt_t;
+
+static int encode_and_measure(aic_engine_t *e, aic_session_t *session, const aic_codec_backend_t *b,
+                              const aic_frame_t *frame, const aic_frame_t *coded,
+                              const aic_codec_params_t *cp, attempt_t *a, char *detail,
+                              size_t detail_size) {
+  a->quality = (b->caps & AIC_CAP_LOSSLESS) ? 0 : cp->quality;
+  int rc = encode_with(session, b, frame, coded, cp, &a->bits, &a->encode_ms, &a->keyframe);
+  if (rc) {
+    aic_set_why(detail, detail_size, "%s failed to encode: %s", b->name, aic_strerror(rc));
+    return rc;
+  }
+  /* Measure what a receiver will really see: decode our own bitstream, with a decoder that
+   * follows the same frames the receiver's does. */
+  aic_decoded_frame_t rec;
+  char why[160];
+  rc = aic_engine_decode_with(e, session, AIC_STATE_MIRROR, a->bits.data, a->bits.size, &rec, why,
+                              sizeof why);
+  if (rc) {
+    aic_set_why(detail, detail_size, "%s reconstruction failed: %s", b->name, why);
+    return rc == AIC_ENOMEM ? rc : AIC_ECODEC;
+  }
+  rc = aic_frame_quality(frame, &rec.frame, &a->psnr_db, &a->ssim);
+  if (rc == AIC_OK && (b->caps & AIC_CAP_LOSSLESS) &&
+      memcmp(frame->data, rec.frame.data, frame->size) != 0) {
+    /* A lossless codec that is not exact is broken: never ship it. */
+    aic_set_why(detail, detail_size, "%s reconstruction is not exact", b->name);
+    rc = AIC_ECODEC;
+  }
+  aic_decoded_frame_clear(&rec);
+  return rc;
+}
+
+static void note_fallback(aic_fallback_t *fallback, char *detail, size_t detail_size,
+                          aic_fallback_t reason, const char *why) {
+  if (*fallback != AIC_FALLBACK_NONE) return;
+  *fallback = reason;
+  aic_set_why(detail, detail_size, "%s", why);
 }
 
 int aic_engine_compress(aic_engine_t *e, aic_session_t *session, const aic_frame_t *frame,
@@ -160,89 +211,158 @@ int aic_engine_compress(aic_engine_t *e, aic_session_t *session, const aic_frame
     return AIC_EINVAL;
   }
 
+  aic_target_t target;
+  aic_policy_target(params, frame, &target);
   const aic_codec_backend_t *chain[AIC_CODEC_COUNT_ + 1];
   aic_fallback_t fallback;
   char detail[sizeof result->fallback_detail] = "";
-  size_t n = build_chain(e, frame, params, chain, &fallback, detail, sizeof detail);
+  size_t n =
+      build_chain(e, frame, params, target.lossless, chain, &fallback, detail, sizeof detail);
   if (n == 0) {
     aic_set_why(why, why_size, "no codec in this build can encode a %s frame",
                 aic_frame_type_name(frame->type));
     return AIC_EUNSUPPORTED;
   }
 
-  aic_codec_params_t cp;
-  aic_codec_params_default(&cp);
-  cp.level = effort_level(e, params);
-  cp.keyframe = params->force_keyframe || !session || session->stats.frames == 0;
-  aic_buf_t out = {0};
+  /* Lossy picture codecs code I420: convert once, whatever the number of attempts. */
+  aic_frame_t i420 = *frame;
+  uint8_t *i420_data = NULL;
+  if (frame->type != AIC_FRAME_AUDIO && frame->pix_fmt != AIC_PIX_I420) {
+    size_t size;
+    rc = aic_pixel_format_size(AIC_PIX_I420, frame->width, frame->height, &size);
+    if (rc) return rc;
+    if (!(i420_data = malloc(size))) return AIC_ENOMEM;
+    aic_picture_to_i420(frame, i420_data);
+    i420.pix_fmt = AIC_PIX_I420;
+    i420.data = i420_data;
+    i420.size = size;
+  }
+
+  double started = aic_now_ms();
+  attempt_t best = {0}, cur = {0};
+  bool have_best = false, accepted = false;
+  const aic_codec_backend_t *best_codec = NULL;
+  unsigned attempts = 0;
   rc = AIC_ECODEC;
-  for (size_t i = 0; i < n; i++) {
-    double encode_ms = 0;
-    rc = encode_with(e, session, chain[i], frame, &cp, &out, &encode_ms);
-    if (rc == AIC_ENOMEM) break;
-    if (rc) {
-      aic_logf(&e->logger, AIC_LOG_WARN, LOG_COMPONENT, "%s failed to encode: %s", chain[i]->name,
-               aic_strerror(rc));
-      if (fallback == AIC_FALLBACK_NONE) {
-        fallback = AIC_FALLBACK_ERROR;
-        aic_set_why(detail, sizeof detail, "%s failed: %s", chain[i]->name, aic_strerror(rc));
-      }
+  for (size_t i = 0; i < n && !accepted; i++) {
+    const aic_codec_backend_t *b = chain[i];
+    bool lossy = !(b->caps & AIC_CAP_LOSSLESS);
+    bool inter = (b->caps & AIC_CAP_INTER) != 0;
+    aic_rate_state_t scratch = {.speed = -1};
+    aic_rate_state_t *rs = session ? &session->rate[b->id] : &scratch;
+    if (rs->too_slow && i + 1 < n) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "%s cannot meet the %d ms latency budget", b->name,
+               (int)params->latency_budget_ms);
+      note_fallback(&fallback, detail, sizeof detail, AIC_FALLBACK_LATENCY, msg);
       continue;
     }
-    /* Measure the quality of what a receiver will really see: decode our own bitstream. */
-    aic_decoded_frame_t rec;
-    rc = aic_engine_decompress(e, NULL, out.data, out.size, &rec, why, why_size);
-    if (rc == AIC_OK) {
-      rc = aic_frame_quality(frame, &rec.frame, &result->psnr_db, &result->ssim);
-      if (rc == AIC_OK && (chain[i]->caps & AIC_CAP_LOSSLESS) &&
-          memcmp(frame->data, rec.frame.data, frame->size) != 0)
-        rc = AIC_ECODEC; /* a lossless codec that is not exact is broken: never ship it */
-      aic_decoded_frame_clear(&rec);
-    }
-    if (rc) {
-      if (rc == AIC_ENOMEM) break;
-      if (fallback == AIC_FALLBACK_NONE) {
-        fallback = AIC_FALLBACK_ERROR;
-        aic_set_why(detail, sizeof detail, "%s reconstruction failed: %s", chain[i]->name,
-                    aic_strerror(rc));
+    if (rs->speed < 0) rs->speed = target.speed;
+    aic_codec_params_t cp;
+    aic_codec_params_default(&cp);
+    cp.level = effort_level(e, params);
+    cp.bitrate_kbps = target.bitrate_kbps;
+    cp.fps = target.fps;
+    cp.speed = rs->speed;
+    cp.keyframe = params->force_keyframe || !session || rs->frames == 0 || rs->need_keyframe ||
+                  session->last_codec != b->id;
+    bool controlled = lossy && target.fixed_quality < 0 && target.bitrate_kbps == 0;
+    cp.quality = target.fixed_quality >= 0 ? target.fixed_quality
+                 : controlled              ? aic_policy_start_quality(rs, target.min_ssim)
+                                           : 75;
+    const aic_frame_t *coded = (b->caps & AIC_CAP_YUV420) ? &i420 : frame;
+    for (int retry = 0;; retry++) {
+      attempts++;
+      char msg[sizeof detail];
+      rc = encode_and_measure(e, session, b, frame, coded, &cp, &cur, msg, sizeof msg);
+      if (rc == AIC_ENOMEM) goto done;
+      if (rc) {
+        aic_logf(&e->logger, AIC_LOG_WARN, LOG_COMPONENT, "%s", msg);
+        note_fallback(&fallback, detail, sizeof detail, AIC_FALLBACK_ERROR, msg);
+        if (inter) rs->need_keyframe = true;
+        break;
       }
-      continue;
-    }
-    if (params->min_ssim > 0 && result->ssim < params->min_ssim && i + 1 < n) {
-      if (fallback == AIC_FALLBACK_NONE) {
-        fallback = AIC_FALLBACK_QUALITY;
-        aic_set_why(detail, sizeof detail, "%s reached SSIM %.4f below the floor %.4f",
-                    chain[i]->name, result->ssim, params->min_ssim);
+      aic_policy_latency(rs, cur.encode_ms, params->latency_budget_ms);
+      bool meets = target.min_ssim <= 0 || cur.ssim >= target.min_ssim;
+      if (controlled && (meets || retry == 0))
+        aic_policy_learn(rs, cp.quality, cur.ssim, target.min_ssim);
+      if (meets) {
+        accepted = true;
+        break;
       }
-      continue;
+      /* Missed the floor: keep the best miss in case nothing meets it, then retry higher if
+       * time allows. An inter codec's retry must be a keyframe: the encoder has already taken
+       * the discarded frame as its reference, the receiver never will. */
+      double miss_ssim = cur.ssim;
+      if (!have_best || cur.ssim > best.ssim) {
+        aic_buf_free(&best.bits);
+        best = cur;
+        best_codec = b;
+        have_best = true;
+        cur = (attempt_t){0};
+      }
+      if (inter) rs->need_keyframe = true;
+      double elapsed = aic_now_ms() - started;
+      bool time_left = params->latency_budget_ms <= 0 ||
+                       elapsed + best.encode_ms * 1.2 <= (double)params->latency_budget_ms;
+      if (!controlled || retry + 1 >= AIC_POLICY_MAX_RETRIES || cp.quality >= 100 || !time_left) {
+        snprintf(msg, sizeof msg, "%s reached SSIM %.4f below the floor %.4f", b->name, miss_ssim,
+                 target.min_ssim);
+        note_fallback(&fallback, detail, sizeof detail, AIC_FALLBACK_QUALITY, msg);
+        break;
+      }
+      double next = aic_policy_predict(rs, cp.quality, miss_ssim, target.min_ssim, 0.6);
+      cp.quality = next > cp.quality + 4 ? next : cp.quality + 4;
+      if (cp.quality > 100) cp.quality = 100;
+      if (inter) cp.keyframe = true;
     }
-    result->codec = chain[i]->id;
-    result->encode_ms = encode_ms;
-    result->keyframe = cp.keyframe || !(chain[i]->caps & AIC_CAP_INTER);
-    break;
+    if (accepted) {
+      aic_buf_free(&best.bits);
+      best = cur;
+      cur = (attempt_t){0};
+      best_codec = b;
+      have_best = true;
+      if (inter) rs->need_keyframe = false;
+      rs->frames++;
+    }
   }
-  if (rc) {
-    aic_buf_free(&out);
-    memset(result, 0, sizeof *result);
-    if (rc != AIC_ENOMEM) aic_set_why(why, why_size, "every codec failed: %s", detail);
-    return rc;
+  if (!accepted && have_best && session) {
+    /* Nothing met the floor: the closest miss ships, reported as a quality fallback. */
+    session->rate[best_codec->id].frames++;
+    /* Later attempts may have moved the encoder's references past the shipped one. */
+    session->rate[best_codec->id].need_keyframe = (best_codec->caps & AIC_CAP_INTER) != 0;
   }
+  if (!accepted && !have_best) {
+    if (rc == AIC_OK) rc = AIC_ECODEC;
+    aic_set_why(why, why_size, "every codec failed: %s", detail);
+    goto done;
+  }
+  rc = AIC_OK;
+  result->codec = best_codec->id;
+  result->psnr_db = best.psnr_db;
+  result->ssim = best.ssim;
+  result->encode_ms = best.encode_ms;
+  result->keyframe = best.keyframe;
+  result->quality_setting = best.quality;
+  result->attempts = attempts;
   result->original_size = frame->size;
-  result->bitstream = aic_buf_release(&out, &result->bitstream_size);
+  result->bitstream = aic_buf_release(&best.bits, &result->bitstream_size);
   result->ratio = (double)result->bitstream_size / (double)frame->size;
   result->fallback = fallback;
   memcpy(result->fallback_detail, detail, sizeof detail);
   aic_session_account(session, result);
-  return AIC_OK;
+done:
+  aic_buf_free(&best.bits);
+  aic_buf_free(&cur.bits);
+  free(i420_data);
+  if (rc && rc != AIC_ENOMEM && why && why_size && !why[0])
+    aic_set_why(why, why_size, "%s", aic_strerror(rc));
+  return rc;
 }
 
-int aic_engine_decompress(aic_engine_t *e, aic_session_t *session, const uint8_t *bitstream,
-                          size_t size, aic_decoded_frame_t *out, char *why, size_t why_size) {
-  if (why && why_size) why[0] = '\0';
-  if (!e || !out) {
-    aic_set_why(why, why_size, "missing argument");
-    return AIC_EINVAL;
-  }
+int aic_engine_decode_with(aic_engine_t *e, aic_session_t *session, aic_state_role_t role,
+                           const uint8_t *bitstream, size_t size, aic_decoded_frame_t *out,
+                           char *why, size_t why_size) {
   memset(out, 0, sizeof *out);
   aic_bitstream_header_t h;
   const uint8_t *payload;
@@ -254,12 +374,30 @@ int aic_engine_decompress(aic_engine_t *e, aic_session_t *session, const uint8_t
                 aic_codec_name(h.codec));
     return AIC_EUNSUPPORTED;
   }
+  if ((b->caps & AIC_CAP_YUV420) && h.desc.type == AIC_FRAME_AUDIO) {
+    aic_set_why(why, why_size, "%s bitstream claims to hold audio", b->name);
+    return AIC_ECORRUPT;
+  }
   void *state;
-  rc = aic_session_backend_state(session, b, false, &state);
+  rc = aic_session_backend_state(session, b, role, &state);
   if (rc) return rc;
   uint8_t *buffer = malloc(h.desc.size ? h.desc.size : 1);
   if (!buffer) return AIC_ENOMEM;
-  rc = b->decode(state, &h.desc, payload, h.payload_size, buffer, h.desc.size);
+  aic_frame_t coded = h.desc;
+  uint8_t *plane = buffer;
+  if ((b->caps & AIC_CAP_YUV420) && h.desc.pix_fmt != AIC_PIX_I420) {
+    coded.pix_fmt = AIC_PIX_I420;
+    rc = aic_pixel_format_size(AIC_PIX_I420, h.desc.width, h.desc.height, &coded.size);
+    if (rc == AIC_OK && !(plane = malloc(coded.size))) rc = AIC_ENOMEM;
+    if (rc) {
+      free(buffer);
+      return rc;
+    }
+  }
+  rc = b->decode(state, &coded, payload, h.payload_size, plane, coded.size);
+  if (rc == AIC_OK && plane != buffer)
+    rc = aic_picture_from_i420(plane, h.desc.width, h.desc.height, h.desc.pix_fmt, buffer);
+  if (plane != buffer) free(plane);
   if (rc) {
     free(buffer);
     aic_set_why(why, why_size, "%s payload does not decode: %s", b->name, aic_strerror(rc));
@@ -272,6 +410,21 @@ int aic_engine_decompress(aic_engine_t *e, aic_session_t *session, const uint8_t
   out->keyframe = (h.flags & AIC_BS_FLAG_KEYFRAME) != 0;
   out->model_version = h.model_version;
   return AIC_OK;
+}
+
+int aic_engine_decompress(aic_engine_t *e, aic_session_t *session, const uint8_t *bitstream,
+                          size_t size, aic_decoded_frame_t *out, char *why, size_t why_size) {
+  if (why && why_size) why[0] = '\0';
+  if (!e || !out) {
+    aic_set_why(why, why_size, "missing argument");
+    return AIC_EINVAL;
+  }
+  if (session && session->engine != e) {
+    memset(out, 0, sizeof *out);
+    aic_set_why(why, why_size, "session belongs to another engine");
+    return AIC_EINVAL;
+  }
+  return aic_engine_decode_with(e, session, AIC_STATE_DECODER, bitstream, size, out, why, why_size);
 }
 
 int aic_bitstream_probe(const aic_engine_t *e, const uint8_t *bitstream, size_t size,

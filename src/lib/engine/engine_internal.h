@@ -13,19 +13,54 @@ struct aic_engine {
   size_t backend_count;
 };
 
+/* Quality-targeted control of one lossy codec within one session: what quality the next frame
+ * needs, learned from what earlier frames measured. */
+typedef struct aic_rate_state {
+  bool primed;    /* quality has been learned from at least one frame */
+  double quality; /* the quality 0..100 the next frame starts from */
+  double slope;   /* d ln(1 - SSIM) / d quality: how fast distortion falls with quality */
+  bool have_last; /* last_* hold the previous frame's measurement */
+  double last_quality;
+  double last_ln_distortion;
+  int speed;          /* encoder speed 0..9 the latency control settled on; -1: not yet */
+  int slow_frames;    /* consecutive frames over the latency budget at the fastest speed */
+  bool too_slow;      /* cannot meet this session's latency budget: skipped from now on */
+  bool need_keyframe; /* a frame was discarded: the next must not reference it */
+  uint64_t frames;    /* frames shipped with this codec */
+} aic_rate_state_t;
+
+#define AIC_LATENCY_WINDOW 1024
+
 struct aic_session {
   aic_engine_t *engine;
   void *encoder_state[AIC_CODEC_COUNT_];
   void *decoder_state[AIC_CODEC_COUNT_];
+  void *mirror_state[AIC_CODEC_COUNT_]; /* the engine's own decoder, to measure quality */
+  aic_rate_state_t rate[AIC_CODEC_COUNT_];
+  aic_codec_id_t last_codec; /* codec of the last frame shipped; AUTO before the first */
   aic_session_stats_t stats;
   double psnr_sum;
   double ssim_sum;
+  double latencies[AIC_LATENCY_WINDOW];
+  size_t latency_count;
 };
+
+typedef enum aic_state_role {
+  AIC_STATE_ENCODER,
+  AIC_STATE_DECODER,
+  AIC_STATE_MIRROR,
+} aic_state_role_t;
 
 /* The session's state for a backend's encoder or decoder, created on first use. `session` may
  * be NULL (stateless call): then *state is NULL. Returns 0 or an AIC_E* code. */
 int aic_session_backend_state(aic_session_t *session, const aic_codec_backend_t *backend,
-                              bool encoder, void **state);
+                              aic_state_role_t role, void **state);
+
+/* Decodes a bitstream with an explicit backend state (NULL: stateless). Same contract as
+ * aic_engine_decompress. */
+int aic_engine_decode_with(aic_engine_t *e, aic_session_t *session, aic_state_role_t role,
+                           const uint8_t *bitstream, size_t size, aic_decoded_frame_t *out,
+                           char *why, size_t why_size);
 
 /* Adds one compressed frame to the session's statistics. */
 void aic_session_account(aic_session_t *session, const aic_encode_result_t *result);

@@ -41,5 +41,18 @@ int aic_encode_params_validate(const aic_encode_params_t *p, char *why, size_t w
     aic_set_why(why, why_size, "latency_budget_ms %d is negative", (int)p->latency_budget_ms);
     return AIC_EINVAL;
   }
+  if (p->quality < 0 || p->quality > 8) {
+    aic_set_why(why, why_size, "quality %d is outside 1..8 (0 lets the engine decide)", p->quality);
+    return AIC_EINVAL;
+  }
+  if (p->bitrate_kbps > AIC_MAX_BITRATE_KBPS) {
+    aic_set_why(why, why_size, "bitrate_kbps %u is above the limit %u", (unsigned)p->bitrate_kbps,
+                (unsigned)AIC_MAX_BITRATE_KBPS);
+    return AIC_EINVAL;
+  }
+  if (!isfinite(p->fps) || p->fps < 0.0 || p->fps > 1000.0) {
+    aic_set_why(why, why_size, "fps %g is outside [0, 1000] (0 means 30)", p->fps);
+    return AIC_EINVAL;
+  }
   return aic_network_validate(&p->network, why, why_size);
 }

@@ -1,5 +1,6 @@
 #include <float.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aic/error.h"
 #include "engine/engine_internal.h"
@@ -11,6 +12,8 @@ int aic_session_create(aic_engine_t *engine, aic_session_t **out) {
   s->engine = engine;
   s->stats.min_psnr_db = DBL_MAX;
   s->stats.min_ssim = DBL_MAX;
+  s->last_codec = AIC_CODEC_AUTO;
+  for (int id = 0; id < AIC_CODEC_COUNT_; id++) s->rate[id].speed = -1;
   *out = s;
   return AIC_OK;
 }
@@ -23,19 +26,21 @@ void aic_session_free(aic_session_t **session) {
     if (!b || !b->state_free) continue;
     if (s->encoder_state[id]) b->state_free(s->encoder_state[id]);
     if (s->decoder_state[id]) b->state_free(s->decoder_state[id]);
+    if (s->mirror_state[id]) b->state_free(s->mirror_state[id]);
   }
   free(s);
   *session = NULL;
 }
 
 int aic_session_backend_state(aic_session_t *session, const aic_codec_backend_t *backend,
-                              bool encoder, void **state) {
+                              aic_state_role_t role, void **state) {
   *state = NULL;
   if (!session || !backend->state_create) return AIC_OK;
-  void **slot =
-      encoder ? &session->encoder_state[backend->id] : &session->decoder_state[backend->id];
+  void **slot = role == AIC_STATE_ENCODER   ? &session->encoder_state[backend->id]
+                : role == AIC_STATE_DECODER ? &session->decoder_state[backend->id]
+                                            : &session->mirror_state[backend->id];
   if (!*slot) {
-    int rc = backend->state_create(encoder, slot);
+    int rc = backend->state_create(role == AIC_STATE_ENCODER, slot);
     if (rc) return rc;
   }
   *state = *slot;
@@ -48,7 +53,15 @@ void aic_session_account(aic_session_t *s, const aic_encode_result_t *r) {
   st->frames++;
   st->bytes_in += r->original_size;
   st->bytes_out += r->bitstream_size;
-  if (r->fallback != AIC_FALLBACK_NONE) st->fallbacks++;
+  if (r->fallback != AIC_FALLBACK_NONE) {
+    st->fallbacks++;
+    if ((size_t)r->fallback < sizeof st->fallbacks_by_reason / sizeof st->fallbacks_by_reason[0])
+      st->fallbacks_by_reason[r->fallback]++;
+  }
+  if (r->attempts > 1) st->retries += r->attempts - 1;
+  st->last_codec = r->codec;
+  s->last_codec = r->codec;
+  s->latencies[s->latency_count++ % AIC_LATENCY_WINDOW] = r->encode_ms;
   s->psnr_sum += r->psnr_db;
   s->ssim_sum += r->ssim;
   if (r->psnr_db < st->min_psnr_db) st->min_psnr_db = r->psnr_db;
@@ -57,8 +70,23 @@ void aic_session_account(aic_session_t *s, const aic_encode_result_t *r) {
   st->mean_ssim = s->ssim_sum / (double)st->frames;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
 void aic_session_get_stats(const aic_session_t *session, aic_session_stats_t *stats) {
   if (!session || !stats) return;
   *stats = session->stats;
   if (stats->frames == 0) stats->min_psnr_db = stats->min_ssim = 0.0;
+  size_t n =
+      session->latency_count < AIC_LATENCY_WINDOW ? session->latency_count : AIC_LATENCY_WINDOW;
+  if (n == 0) return;
+  double sorted[AIC_LATENCY_WINDOW];
+  memcpy(sorted, session->latencies, n * sizeof sorted[0]);
+  qsort(sorted, n, sizeof sorted[0], cmp_double);
+  /* Nearest-rank percentiles: always a latency that really happened. */
+  stats->latency_p50_ms = sorted[(n * 50 + 99) / 100 - 1];
+  stats->latency_p95_ms = sorted[(n * 95 + 99) / 100 - 1];
+  stats->latency_max_ms = sorted[n - 1];
 }
