@@ -54,6 +54,20 @@ void aic_engine_free(aic_engine_t **engine) {
   *engine = NULL;
 }
 
+const aic_codec_backend_t *aic_engine_backend(const aic_engine_t *e, aic_codec_id_t id) {
+  for (size_t i = 0; i < e->backend_count; i++)
+    if (e->backends[i]->id == id) return e->backends[i];
+  return NULL;
+}
+
+int aic_engine_set_backends(aic_engine_t *e, const aic_codec_backend_t *const *backends,
+                            size_t count) {
+  if (!e || !backends || count == 0) return AIC_EINVAL;
+  e->backends = backends;
+  e->backend_count = count;
+  return AIC_OK;
+}
+
 size_t aic_engine_codecs(const aic_engine_t *engine, aic_codec_id_t *ids, size_t max) {
   if (!engine) return 0;
   for (size_t i = 0; i < engine->backend_count && i < max; i++) ids[i] = engine->backends[i]->id;
@@ -87,7 +101,7 @@ static size_t build_chain(const aic_engine_t *e, const aic_frame_t *f, const aic
   size_t n = 0;
   *why_not = AIC_FALLBACK_NONE;
   if (p->codec_preference != AIC_CODEC_AUTO) {
-    const aic_codec_backend_t *pref = aic_codec_backend_find(p->codec_preference);
+    const aic_codec_backend_t *pref = aic_engine_backend(e, p->codec_preference);
     if (!pref) {
       *why_not = p->codec_preference == AIC_CODEC_NEURAL ? AIC_FALLBACK_MODEL_UNAVAILABLE
                                                          : AIC_FALLBACK_CODEC_UNAVAILABLE;
@@ -305,7 +319,7 @@ int aic_engine_compress(aic_engine_t *e, aic_session_t *session, const aic_frame
       double elapsed = aic_now_ms() - started;
       bool time_left = params->latency_budget_ms <= 0 ||
                        elapsed + best.encode_ms * 1.2 <= (double)params->latency_budget_ms;
-      if (!controlled || retry + 1 >= AIC_POLICY_MAX_RETRIES || cp.quality >= 100 || !time_left) {
+      if (!controlled || retry + 1 >= AIC_POLICY_MAX_ATTEMPTS || cp.quality >= 100 || !time_left) {
         snprintf(msg, sizeof msg, "%s reached SSIM %.4f below the floor %.4f", b->name, miss_ssim,
                  target.min_ssim);
         note_fallback(&fallback, detail, sizeof detail, AIC_FALLBACK_QUALITY, msg);
@@ -368,7 +382,7 @@ int aic_engine_decode_with(aic_engine_t *e, aic_session_t *session, aic_state_ro
   const uint8_t *payload;
   int rc = aic_bitstream_parse(bitstream, size, &e->settings.limits, &h, &payload, why, why_size);
   if (rc) return rc;
-  const aic_codec_backend_t *b = aic_codec_backend_find(h.codec);
+  const aic_codec_backend_t *b = aic_engine_backend(e, h.codec);
   if (!b) {
     aic_set_why(why, why_size, "bitstream codec %s is not available in this build",
                 aic_codec_name(h.codec));

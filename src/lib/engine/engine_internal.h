@@ -65,6 +65,14 @@ int aic_engine_decode_with(aic_engine_t *e, aic_session_t *session, aic_state_ro
 /* Adds one compressed frame to the session's statistics. */
 void aic_session_account(aic_session_t *session, const aic_encode_result_t *result);
 
+/* The engine's backend for an id, or NULL. */
+const aic_codec_backend_t *aic_engine_backend(const aic_engine_t *engine, aic_codec_id_t id);
+
+/* Replaces the engine's codec list (tests use it to inject failing backends). The list must
+ * outlive the engine. Returns 0 or AIC_EINVAL. */
+int aic_engine_set_backends(aic_engine_t *engine, const aic_codec_backend_t *const *backends,
+                            size_t count);
+
 /* Monotonic clock in milliseconds. */
 double aic_now_ms(void);
 

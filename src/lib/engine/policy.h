@@ -44,7 +44,7 @@ void aic_policy_latency(aic_rate_state_t *rs, double encode_ms, int32_t budget_m
 #define AIC_POLICY_AIM 0.8
 /* Consecutive over-budget frames at the fastest speed before a codec is dropped. */
 #define AIC_POLICY_SLOW_LIMIT 3
-/* Retries after a missed floor, per codec and frame. */
-#define AIC_POLICY_MAX_RETRIES 3
+/* Encodes of one frame with one codec while it misses the floor. */
+#define AIC_POLICY_MAX_ATTEMPTS 3
 
 #endif

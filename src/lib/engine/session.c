@@ -22,7 +22,7 @@ void aic_session_free(aic_session_t **session) {
   if (!session || !*session) return;
   aic_session_t *s = *session;
   for (int id = 0; id < AIC_CODEC_COUNT_; id++) {
-    const aic_codec_backend_t *b = aic_codec_backend_find((aic_codec_id_t)id);
+    const aic_codec_backend_t *b = aic_engine_backend(s->engine, (aic_codec_id_t)id);
     if (!b || !b->state_free) continue;
     if (s->encoder_state[id]) b->state_free(s->encoder_state[id]);
     if (s->decoder_state[id]) b->state_free(s->decoder_state[id]);
