@@ -195,9 +195,10 @@ static void decompress_frame(aicd_service_t *svc, const uint8_t *data, size_t si
   }
   aicd_session_ref_t *ref = NULL;
   if (!session_id_ok(q->session_id, r)) goto done;
-  /* Only inter-frame codecs need the session; a stateless bitstream decodes without one. */
+  /* A receiver names its session so inter-frame bitstreams find their references; the first
+   * frame of a stream creates it. Without a free slot, stateless bitstreams still decode. */
   if (q->session_id && q->session_id[0])
-    (void)aicd_sessions_acquire(svc->sessions, q->session_id, 0, &ref);
+    (void)aicd_sessions_acquire(svc->sessions, q->session_id, 1, &ref);
   aic_decoded_frame_t dec;
   char why[256];
   double t0 = now_ms();
@@ -265,10 +266,20 @@ static void get_hints(aicd_service_t *svc, const uint8_t *data, size_t size, aic
          q->frame_rate, svc->limits.max_width, svc->limits.max_height);
     goto done;
   }
-  if (aic_hints_compute(svc->engine, type, &net, q->width, q->height, q->frame_rate, &h) !=
-      AIC_OK) {
-    fail(r, GRPC_STATUS_INTERNAL, "hints could not be computed");
-    goto done;
+  {
+    aicd_session_ref_t *ref = NULL;
+    if (q->session_id && q->session_id[0])
+      (void)aicd_sessions_acquire(svc->sessions, q->session_id, 1, &ref);
+    aic_session_t *session = aicd_session_ref_get(ref);
+    int rc =
+        session
+            ? aic_session_hints(session, type, &net, q->width, q->height, q->frame_rate, &h)
+            : aic_hints_compute(svc->engine, type, &net, q->width, q->height, q->frame_rate, &h);
+    aicd_sessions_release(svc->sessions, &ref);
+    if (rc != AIC_OK) {
+      fail(r, GRPC_STATUS_INTERNAL, "hints could not be computed");
+      goto done;
+    }
   }
   Auralink__Aic__V1__HintsResponse out = AURALINK__AIC__V1__HINTS_RESPONSE__INIT;
   out.codec = (Auralink__Aic__V1__Codec)h.codec;
@@ -288,7 +299,6 @@ done:
 
 static void analyze_network(aicd_service_t *svc, const uint8_t *data, size_t size,
                             aicd_reply_t *r) {
-  (void)svc;
   Auralink__Aic__V1__NetworkAnalysisRequest *q =
       auralink__aic__v1__network_analysis_request__unpack(NULL, size, data);
   if (!q) {
@@ -304,13 +314,26 @@ static void analyze_network(aicd_service_t *svc, const uint8_t *data, size_t siz
     fail(r, GRPC_STATUS_INVALID_ARGUMENT, "%s", why);
     goto done;
   }
-  aic_network_analyze(&net, &a);
+  {
+    /* With a session, the analysis rests on its recent history, not this sample alone. */
+    aicd_session_ref_t *ref = NULL;
+    if (q->session_id && q->session_id[0])
+      (void)aicd_sessions_acquire(svc->sessions, q->session_id, 1, &ref);
+    aic_session_t *session = aicd_session_ref_get(ref);
+    if (session)
+      aic_session_analyze_network(session, &net, &a);
+    else
+      aic_network_analyze(&net, &a);
+    aicd_sessions_release(svc->sessions, &ref);
+  }
   Auralink__Aic__V1__NetworkAnalysisResponse out =
       AURALINK__AIC__V1__NETWORK_ANALYSIS_RESPONSE__INIT;
   out.quality = (Auralink__Aic__V1__NetworkQuality)a.quality;
   out.recommended_mode = (Auralink__Aic__V1__CompressionMode)a.recommended_mode;
   out.recommended_bitrate_kbps = a.recommended_bitrate_kbps;
   out.reason = (char *)a.reason;
+  out.trend = (Auralink__Aic__V1__NetworkTrend)a.trend;
+  out.samples = a.samples;
   pack(r, &out.base);
 done:
   auralink__aic__v1__network_analysis_request__free_unpacked(q, NULL);

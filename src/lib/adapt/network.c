@@ -1,6 +1,7 @@
 /* Network classification and encoder hints. The thresholds and the ladder are explained in
  * docs/adapt.md; keep the two in step. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "aic/adapt.h"
@@ -61,10 +62,15 @@ static const aic_mode_t mode_for_quality[6] = {AIC_MODE_BALANCED,   AIC_MODE_QUA
                                                AIC_MODE_AGGRESSIVE, AIC_MODE_AGGRESSIVE};
 #define AIC_DEFAULT_BITRATE_KBPS 2500.0
 
+static bool is_empty(const aic_network_t *n) {
+  return n->bandwidth_kbps == 0 && n->rtt_ms == 0 && n->loss_fraction == 0 && n->jitter_ms == 0;
+}
+
 int aic_network_analyze(const aic_network_t *n, aic_net_analysis_t *out) {
   if (!out || aic_network_validate(n, NULL, 0) != AIC_OK) return AIC_EINVAL;
   memset(out, 0, sizeof *out);
-  if (n->bandwidth_kbps == 0 && n->rtt_ms == 0 && n->loss_fraction == 0 && n->jitter_ms == 0) {
+  out->samples = is_empty(n) ? 0 : 1;
+  if (is_empty(n)) {
     out->quality = AIC_NET_UNSPECIFIED;
     out->recommended_mode = AIC_MODE_BALANCED;
     out->recommended_bitrate_kbps = (uint32_t)AIC_DEFAULT_BITRATE_KBPS;
@@ -129,14 +135,10 @@ static void pick_rung(uint32_t kbps, uint32_t src_w, uint32_t src_h, double src_
   h->frame_rate = fps;
 }
 
-int aic_hints_compute(const aic_engine_t *engine, aic_frame_type_t type, const aic_network_t *net,
-                      uint32_t width, uint32_t height, double frame_rate, aic_hints_t *out) {
-  if (!engine || !out || !isfinite(frame_rate) || frame_rate < 0) return AIC_EINVAL;
-  if (type != AIC_FRAME_VIDEO && type != AIC_FRAME_SCREEN && type != AIC_FRAME_AUDIO)
-    return AIC_EINVAL;
-  aic_net_analysis_t a;
-  int rc = aic_network_analyze(net, &a);
-  if (rc) return rc;
+static int hints_from(const aic_engine_t *engine, aic_frame_type_t type, const aic_network_t *net,
+                      const aic_net_analysis_t *ap, uint32_t width, uint32_t height,
+                      double frame_rate, aic_hints_t *out) {
+  aic_net_analysis_t a = *ap;
   memset(out, 0, sizeof *out);
   out->quality = a.quality;
   out->mode = a.recommended_mode;
@@ -161,5 +163,126 @@ int aic_hints_compute(const aic_engine_t *engine, aic_frame_type_t type, const a
   pick_rung(out->target_bitrate_kbps, width, height, frame_rate, out);
   out->keyframe_interval = (uint32_t)lround(keyframe_interval_s[a.quality] * out->frame_rate);
   if (out->keyframe_interval == 0) out->keyframe_interval = 1;
+  return AIC_OK;
+}
+
+static int hints_args_ok(aic_frame_type_t type, double frame_rate) {
+  if (!isfinite(frame_rate) || frame_rate < 0) return 0;
+  return type == AIC_FRAME_VIDEO || type == AIC_FRAME_SCREEN || type == AIC_FRAME_AUDIO;
+}
+
+int aic_hints_compute(const aic_engine_t *engine, aic_frame_type_t type, const aic_network_t *net,
+                      uint32_t width, uint32_t height, double frame_rate, aic_hints_t *out) {
+  if (!engine || !out || !hints_args_ok(type, frame_rate)) return AIC_EINVAL;
+  aic_net_analysis_t a;
+  int rc = aic_network_analyze(net, &a);
+  if (rc) return rc;
+  return hints_from(engine, type, net, &a, width, height, frame_rate, out);
+}
+
+int aic_session_hints(aic_session_t *session, aic_frame_type_t type, const aic_network_t *net,
+                      uint32_t width, uint32_t height, double frame_rate, aic_hints_t *out) {
+  if (!session || !out || !net || !hints_args_ok(type, frame_rate)) return AIC_EINVAL;
+  aic_net_analysis_t a;
+  int rc = aic_session_analyze_network(session, net, &a);
+  if (rc) return rc;
+  return hints_from(session->engine, type, net, &a, width, height, frame_rate, out);
+}
+
+int aic_session_observe_network(aic_session_t *s, const aic_network_t *net) {
+  if (!s || aic_network_validate(net, NULL, 0) != AIC_OK) return AIC_EINVAL;
+  if (is_empty(net)) return AIC_OK;
+  s->net_history[s->net_count++ % AIC_NET_HISTORY] = *net;
+  return AIC_OK;
+}
+
+/* The i-th most recent sample (0 = newest). */
+static const aic_network_t *recent(const aic_session_t *s, size_t i) {
+  return &s->net_history[(s->net_count - 1 - i) % AIC_NET_HISTORY];
+}
+
+typedef struct window_median {
+  double bandwidth, rtt, loss, jitter;
+} window_median_t;
+
+static double median(double *v, size_t n) {
+  for (size_t i = 1; i < n; i++) /* n <= AIC_NET_HISTORY / 2: insertion sort is plenty */
+    for (size_t k = i; k > 0 && v[k - 1] > v[k]; k--) {
+      double t = v[k];
+      v[k] = v[k - 1];
+      v[k - 1] = t;
+    }
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Medians rather than means: one outlier must not read as a trend. */
+static window_median_t median_of(const aic_session_t *s, size_t from, size_t count) {
+  double bw[AIC_NET_HISTORY], rtt[AIC_NET_HISTORY], loss[AIC_NET_HISTORY], jit[AIC_NET_HISTORY];
+  for (size_t i = 0; i < count; i++) {
+    const aic_network_t *n = recent(s, from + i);
+    bw[i] = n->bandwidth_kbps;
+    rtt[i] = n->rtt_ms;
+    loss[i] = n->loss_fraction;
+    jit[i] = n->jitter_ms;
+  }
+  window_median_t m = {median(bw, count), median(rtt, count), median(loss, count),
+                       median(jit, count)};
+  return m;
+}
+
+int aic_session_analyze_network(aic_session_t *s, const aic_network_t *latest,
+                                aic_net_analysis_t *out) {
+  if (!s || !out) return AIC_EINVAL;
+  if (latest && aic_session_observe_network(s, latest) != AIC_OK) return AIC_EINVAL;
+  size_t n = s->net_count < AIC_NET_HISTORY ? s->net_count : AIC_NET_HISTORY;
+  if (n == 0) {
+    aic_network_t none = {0, 0, 0, 0};
+    return aic_network_analyze(&none, out);
+  }
+  /* Smooth from the oldest sample to the newest; bandwidth drops count at once (sending above
+   * a shrunken path builds queues immediately), rises only through the average. */
+  aic_network_t sm = *recent(s, n - 1);
+  const double alpha = 0.3;
+  for (size_t i = n - 1; i-- > 0;) {
+    const aic_network_t *x = recent(s, i);
+    sm.rtt_ms += alpha * (x->rtt_ms - sm.rtt_ms);
+    sm.jitter_ms += alpha * (x->jitter_ms - sm.jitter_ms);
+    sm.loss_fraction += alpha * (x->loss_fraction - sm.loss_fraction);
+    double bw = sm.bandwidth_kbps + alpha * (x->bandwidth_kbps - sm.bandwidth_kbps);
+    sm.bandwidth_kbps = x->bandwidth_kbps < bw ? x->bandwidth_kbps : bw;
+  }
+  int rc = aic_network_analyze(&sm, out);
+  if (rc) return rc;
+  out->samples = (uint32_t)n;
+  if (n < 4) {
+    out->trend = AIC_TREND_UNKNOWN;
+    return AIC_OK;
+  }
+  size_t half = n / 2;
+  window_median_t newer = median_of(s, 0, half), older = median_of(s, half, half);
+  const char *worse = NULL;
+  if (newer.loss > older.loss + 0.01 && newer.loss > 1.5 * older.loss)
+    worse = "loss_rising";
+  else if (newer.rtt > older.rtt + 20 && newer.rtt > 1.3 * older.rtt)
+    worse = "rtt_rising";
+  else if (older.bandwidth > 0 && newer.bandwidth < 0.75 * older.bandwidth)
+    worse = "bandwidth_falling";
+  else if (newer.jitter > older.jitter + 10 && newer.jitter > 1.5 * older.jitter)
+    worse = "jitter_rising";
+  bool better = newer.loss + 0.005 < older.loss || newer.rtt + 20 < older.rtt * 0.77 ||
+                (older.bandwidth > 0 && newer.bandwidth > 1.33 * older.bandwidth);
+  if (worse) {
+    out->trend = AIC_TREND_WORSENING;
+    /* Act on the trend before the averages catch up: one grade worse, less bitrate. */
+    aic_net_quality_t q = out->quality == AIC_NET_UNSPECIFIED ? AIC_NET_GOOD : out->quality;
+    if (q < AIC_NET_CRITICAL) q = (aic_net_quality_t)(q + 1);
+    out->quality = q;
+    out->recommended_mode = mode_for_quality[q];
+    out->recommended_bitrate_kbps = (uint32_t)lround(out->recommended_bitrate_kbps * 0.8);
+    if (out->recommended_bitrate_kbps < 16) out->recommended_bitrate_kbps = 16;
+    out->reason = worse;
+  } else {
+    out->trend = better ? AIC_TREND_IMPROVING : AIC_TREND_STABLE;
+  }
   return AIC_OK;
 }

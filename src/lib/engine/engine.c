@@ -225,8 +225,12 @@ int aic_engine_compress(aic_engine_t *e, aic_session_t *session, const aic_frame
     return AIC_EINVAL;
   }
 
+  aic_net_analysis_t net;
+  rc = session ? aic_session_analyze_network(session, &params->network, &net)
+               : aic_network_analyze(&params->network, &net);
+  if (rc) return rc;
   aic_target_t target;
-  aic_policy_target(params, frame, &target);
+  aic_policy_target(params, frame, &net, &target);
   const aic_codec_backend_t *chain[AIC_CODEC_COUNT_ + 1];
   aic_fallback_t fallback;
   char detail[sizeof result->fallback_detail] = "";

@@ -2,6 +2,7 @@
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
 
+#include "aic/adapt.h"
 #include "aic/engine.h"
 #include "codec/backend.h"
 #include "core/log_internal.h"
@@ -43,6 +44,8 @@ struct aic_session {
   double ssim_sum;
   double latencies[AIC_LATENCY_WINDOW];
   size_t latency_count;
+  aic_network_t net_history[AIC_NET_HISTORY]; /* ring */
+  size_t net_count;                           /* samples ever recorded */
 };
 
 typedef enum aic_state_role {

@@ -16,10 +16,8 @@ static double clampd(double v, double lo, double hi) {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-static double floor_for_network(const aic_network_t *net) {
-  aic_net_analysis_t a;
-  if (aic_network_analyze(net, &a) != 0) return 0.95;
-  switch (a.quality) {
+static double floor_for_network(const aic_net_analysis_t *a) {
+  switch (a->quality) {
     case AIC_NET_EXCELLENT: return 0.97;
     case AIC_NET_GOOD: return 0.95;
     case AIC_NET_FAIR: return 0.93;
@@ -29,7 +27,8 @@ static double floor_for_network(const aic_network_t *net) {
   }
 }
 
-void aic_policy_target(const aic_encode_params_t *p, const aic_frame_t *f, aic_target_t *t) {
+void aic_policy_target(const aic_encode_params_t *p, const aic_frame_t *f,
+                       const aic_net_analysis_t *net, aic_target_t *t) {
   t->lossless = p->mode == AIC_MODE_LOSSLESS;
   t->min_ssim = 0;
   t->fixed_quality = -1;
@@ -53,7 +52,7 @@ void aic_policy_target(const aic_encode_params_t *p, const aic_frame_t *f, aic_t
       case AIC_MODE_QUALITY: t->min_ssim = 0.98; break;
       case AIC_MODE_AGGRESSIVE: t->min_ssim = 0.90; break;
       case AIC_MODE_BALANCED: t->min_ssim = 0.95; break;
-      default: t->min_ssim = floor_for_network(&p->network); break;
+      default: t->min_ssim = floor_for_network(net); break;
     }
   }
   if (f->type == AIC_FRAME_AUDIO) t->min_ssim = 0;

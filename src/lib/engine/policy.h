@@ -16,9 +16,10 @@ typedef struct aic_target {
   int speed; /* encoder speed to start from, 0..9 */
 } aic_target_t;
 
-/* Resolves a request into a target. */
+/* Resolves a request into a target. `net` is the analysis of the sender's network (of the
+ * session's history when there is a session); ADAPTIVE mode picks its floor from it. */
 void aic_policy_target(const aic_encode_params_t *params, const aic_frame_t *frame,
-                       aic_target_t *target);
+                       const aic_net_analysis_t *net, aic_target_t *target);
 
 /* The lossy quality 0..100 of a level 1..8. */
 double aic_policy_level_quality(int level);
