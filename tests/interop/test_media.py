@@ -79,7 +79,7 @@ def test_video_stream_300_frames_meets_floor(daemon):
 @pytest.mark.parametrize("codec", [pb.CODEC_VP8, pb.CODEC_AV1, pb.CODEC_JPEG])
 def test_fixed_quality_levels_are_monotonic(stub, codec):
     w, h = 192, 128
-    req = ac.video_request(RGB24, w, h, seed=3)
+    req = ac.video_request(RGB24, w, h, seed=3, mode=pb.COMPRESSION_MODE_BALANCED)
     sizes, ssims = [], []
     for q in (1, 4, 8):
         req.quality = q
@@ -98,7 +98,8 @@ def test_fixed_quality_levels_are_monotonic(stub, codec):
 
 def test_rgb_still_meets_floor_client_side(stub):
     w, h = 257, 131  # odd sizes go through the I420 conversion too
-    req = ac.video_request(RGB24, w, h, seed=11, min_ssim=0.9)
+    req = ac.video_request(RGB24, w, h, seed=11, min_ssim=0.9,
+                           mode=pb.COMPRESSION_MODE_BALANCED)
     r = stub.CompressFrame(req, timeout=ac.RPC_TIMEOUT)
     assert r.ssim >= 0.9
     assert r.compressed_size < len(req.data) / 4
@@ -214,9 +215,10 @@ def test_following_hints_changes_the_engine(daemon):
 @pytest.mark.parametrize("codec", [pb.CODEC_VP8, pb.CODEC_AV1, pb.CODEC_JPEG, pb.CODEC_OPUS])
 def test_corrupt_lossy_payload_is_rejected(stub, codec):
     if codec == pb.CODEC_OPUS:
-        req = ac.audio_request(samples=960)
+        req = ac.audio_request(samples=960, mode=pb.COMPRESSION_MODE_BALANCED)
     else:
-        req = ac.video_request(I420, 96, 64, seed=2, quality=5)
+        req = ac.video_request(I420, 96, 64, seed=2, quality=5,
+                               mode=pb.COMPRESSION_MODE_BALANCED)
     req.codec_preference = codec
     r = stub.CompressFrame(req, timeout=ac.RPC_TIMEOUT)
     assert r.codec == codec, r.fallback_detail
