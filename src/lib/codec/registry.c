@@ -14,6 +14,8 @@ void aic_codec_params_default(aic_codec_params_t *params) {
 /* The engine's default order: lossy before lossless, and within each kind the codec that
  * codes the fewest bytes at a given quality first (see docs/engine.md). */
 static const aic_codec_backend_t *const backends[] = {
+    &aic_codec_av1,
+    &aic_codec_vp8,
     &aic_codec_jpeg,
     &aic_codec_opus,
     &aic_codec_zstd,

@@ -9,7 +9,10 @@
  * classical codecs, so that is the prior until a session measures its own. */
 #define SLOPE_PRIOR (-0.04)
 #define SLOPE_MIN (-0.25)
-#define SLOPE_MAX (-0.008)
+/* Shallower slopes are what inter-frame lag looks like (a P-frame inherits its reference's
+ * quality, so SSIM barely moves when the setting drops), not how the codec behaves: trusting
+ * them would turn a small miss into a jump to the top of the range. */
+#define SLOPE_MAX (-0.02)
 #define MIN_DISTORTION 1e-5
 
 static double clampd(double v, double lo, double hi) {
@@ -82,19 +85,39 @@ double aic_policy_predict(const aic_rate_state_t *rs, double quality, double ssi
 }
 
 void aic_policy_learn(aic_rate_state_t *rs, double quality, double ssim, double min_ssim) {
-  double lnd = log(fmax(1.0 - ssim, MIN_DISTORTION));
+  double d = fmax(1.0 - ssim, MIN_DISTORTION);
+  double lnd = log(d);
   if (rs->slope >= 0) rs->slope = SLOPE_PRIOR;
-  if (rs->have_last && fabs(quality - rs->last_quality) >= 3) {
-    double s = (lnd - rs->last_ln_distortion) / (quality - rs->last_quality);
-    /* Content changes between frames too: only plausible slopes are learned, and slowly. */
-    if (s >= SLOPE_MIN && s <= SLOPE_MAX) rs->slope = 0.7 * rs->slope + 0.3 * s;
+  /* Where distortion is heading: with inter-frame codecs it keeps drifting for a few frames
+   * after the setting changes, so a rising distortion is extrapolated one frame ahead. */
+  double ahead = d;
+  if (rs->have_last) {
+    double prev = exp(rs->last_ln_distortion);
+    if (d > prev) ahead = d + (d - prev);
+    if (fabs(quality - rs->last_quality) >= 3) {
+      double s = (lnd - rs->last_ln_distortion) / (quality - rs->last_quality);
+      /* Content changes between frames too: only plausible slopes are learned, and slowly. */
+      if (s >= SLOPE_MIN && s <= SLOPE_MAX) rs->slope = 0.7 * rs->slope + 0.3 * s;
+    }
   }
   rs->have_last = true;
   rs->last_quality = quality;
   rs->last_ln_distortion = lnd;
-  double next = aic_policy_predict(rs, quality, ssim, min_ssim, AIC_POLICY_AIM);
-  /* Step down slowly (saving bits can wait) and up fast (a miss cannot). */
-  rs->quality = clampd(next, quality - 8, quality + 25);
+  /* A band rather than a point: below DOWN_BELOW of the floor's distortion there is room to
+   * save bits, taken slowly (inter-frame codecs answer a lower setting over several frames as
+   * their references degrade, so stepping faster overshoots into a miss and a keyframe retry);
+   * above UP_AT step up before the drift crosses the floor; hold in between. */
+  double floor_d = fmax(1.0 - min_ssim, MIN_DISTORTION);
+  double ratio = ahead / floor_d;
+  double next = quality;
+  if (ratio > AIC_POLICY_UP_AT) {
+    double want = log(floor_d * AIC_POLICY_AIM);
+    next = clampd(quality + (want - log(ahead)) / rs->slope, quality + 2, quality + 25);
+  } else if (ratio < AIC_POLICY_DOWN_BELOW) {
+    double want = log(floor_d * AIC_POLICY_AIM);
+    next = clampd(quality + (want - lnd) / rs->slope, quality - 3, quality);
+  }
+  rs->quality = clampd(next, 0, 100);
   rs->primed = true;
 }
 

@@ -42,7 +42,11 @@ void aic_policy_latency(aic_rate_state_t *rs, double encode_ms, int32_t budget_m
 
 /* Fraction of the floor's distortion the control aims at: a margin so that frame-to-frame
  * variation rarely crosses the floor. */
-#define AIC_POLICY_AIM 0.8
+#define AIC_POLICY_AIM 0.7
+/* The control's band, as fractions of the floor's distortion: step the quality up above
+ * UP_AT, down below DOWN_BELOW, hold in between. */
+#define AIC_POLICY_UP_AT 0.85
+#define AIC_POLICY_DOWN_BELOW 0.5
 /* Consecutive over-budget frames at the fastest speed before a codec is dropped. */
 #define AIC_POLICY_SLOW_LIMIT 3
 /* Encodes of one frame with one codec while it misses the floor. */
