@@ -145,6 +145,8 @@ static void compress_one(aicd_service_t *svc, aic_session_t *session,
   pack(r, &out.base);
   r->bytes_in = res.original_size;
   r->bytes_out = res.bitstream_size;
+  aicd_stats_record_frame(svc->stats, (int)res.codec, (int)res.fallback, res.original_size,
+                          res.bitstream_size);
   aic_encode_result_clear(&res);
 }
 

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -62,13 +63,41 @@ typedef struct rpc_stats {
   histogram_t message_latency;
 } rpc_stats_t;
 
+/* Label values by aic_codec_id_t / aic_fallback_t value (kept here so stats.c needs no libaic
+ * header; test_stats checks them against libaic's names). */
+static const char *const codec_names[] = {"auto", "zstd", "zlib", "av1",
+                                          "vp8",  "jpeg", "opus", "neural"};
+#define CODECS (sizeof codec_names / sizeof codec_names[0])
+static const char *const fallback_names[] = {
+    "none", "latency", "quality", "model_unavailable", "error", "codec_unavailable"};
+#define FALLBACKS (sizeof fallback_names / sizeof fallback_names[0])
+
 struct aicd_stats {
   rpc_stats_t rpc[AICD_RPC_COUNT_];
+  _Atomic uint64_t frames[CODECS];
+  _Atomic uint64_t frame_bytes_in[CODECS];
+  _Atomic uint64_t frame_bytes_out[CODECS];
+  _Atomic uint64_t fallbacks[FALLBACKS];
 };
+
+void aicd_stats_record_frame(aicd_stats_t *s, int codec, int fallback, uint64_t bytes_in,
+                             uint64_t bytes_out) {
+  if (!s || codec < 0 || (size_t)codec >= CODECS) return;
+  atomic_fetch_add(&s->frames[codec], 1);
+  atomic_fetch_add(&s->frame_bytes_in[codec], bytes_in);
+  atomic_fetch_add(&s->frame_bytes_out[codec], bytes_out);
+  if (fallback > 0 && (size_t)fallback < FALLBACKS) atomic_fetch_add(&s->fallbacks[fallback], 1);
+}
 
 aicd_stats_t *aicd_stats_new(void) {
   aicd_stats_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
+  for (size_t c = 0; c < CODECS; c++) {
+    atomic_init(&s->frames[c], 0);
+    atomic_init(&s->frame_bytes_in[c], 0);
+    atomic_init(&s->frame_bytes_out[c], 0);
+  }
+  for (size_t r = 0; r < FALLBACKS; r++) atomic_init(&s->fallbacks[r], 0);
   for (int i = 0; i < AICD_RPC_COUNT_; i++) {
     rpc_stats_t *r = &s->rpc[i];
     atomic_init(&r->requests, 0);
@@ -334,6 +363,32 @@ static void render_messages(text_t *t, const rpc_snapshot_t *snap) {
     method_sample(t, "aic_bytes_out_total", "", r, snap[r].bytes_out);
 }
 
+static void render_frames(text_t *t, const aicd_stats_t *s) {
+  static const struct {
+    const char *name, *help;
+    size_t offset;
+  } fams[] = {
+      {"aic_frames_total", "Frames compressed, by the codec that produced them.",
+       offsetof(aicd_stats_t, frames)},
+      {"aic_frame_bytes_in_total", "Raw frame bytes compressed, by codec.",
+       offsetof(aicd_stats_t, frame_bytes_in)},
+      {"aic_frame_bytes_out_total", "Bitstream bytes produced, by codec.",
+       offsetof(aicd_stats_t, frame_bytes_out)},
+  };
+  for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+    family(t, fams[f].name, "counter", fams[f].help);
+    const _Atomic uint64_t *v = (const _Atomic uint64_t *)((const char *)s + fams[f].offset);
+    for (size_t c = 1; c < CODECS; c++)
+      text_printf(t, "%s{codec=\"%s\"} %" PRIu64 "\n", fams[f].name, codec_names[c],
+                  atomic_load(&v[c]));
+  }
+  family(t, "aic_fallbacks_total", "counter",
+         "Frames that left the first codec of their chain, by reason.");
+  for (size_t r = 1; r < FALLBACKS; r++)
+    text_printf(t, "aic_fallbacks_total{reason=\"%s\"} %" PRIu64 "\n", fallback_names[r],
+                atomic_load(&s->fallbacks[r]));
+}
+
 static void render_process(text_t *t, double uptime_seconds) {
   char num[40];
   format_double(num, sizeof num, sane_seconds(uptime_seconds));
@@ -353,6 +408,7 @@ char *aicd_stats_render(const aicd_stats_t *stats, double uptime_seconds) {
   text_t t = {0};
   render_calls(&t, snap);
   render_messages(&t, snap);
+  render_frames(&t, stats);
   render_process(&t, uptime_seconds);
   if (t.failed) {
     free(t.data);

@@ -39,6 +39,12 @@ void aicd_stats_record_call(aicd_stats_t *stats, aicd_rpc_t rpc, int grpc_status
 void aicd_stats_record_message(aicd_stats_t *stats, aicd_rpc_t rpc, uint64_t bytes_in,
                                uint64_t bytes_out, double latency_seconds);
 
+/* Records one compressed frame: the codec id (aic_codec_id_t value) that produced it, the
+ * fallback reason (aic_fallback_t value; 0 = none), raw and compressed bytes. Out-of-range ids
+ * are ignored. */
+void aicd_stats_record_frame(aicd_stats_t *stats, int codec, int fallback, uint64_t bytes_in,
+                             uint64_t bytes_out);
+
 /* Renders every metric in the Prometheus text exposition format 0.0.4. Returns a malloc'd
  * NUL-terminated string the caller frees, or NULL when out of memory. */
 char *aicd_stats_render(const aicd_stats_t *stats, double uptime_seconds);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aic/codec.h"
+#include "aic/engine.h"
 #include "aic_test.h"
 #include "stats.h"
 
@@ -245,7 +247,7 @@ static void check_exposition_format(const char *text) {
     line = end + 1;
   }
   CHECK(lines > 0);
-  CHECK_EQ_INT(families, 9);
+  CHECK_EQ_INT(families, 13);
 }
 
 static void test_exposition_format(void) {
@@ -334,7 +336,33 @@ static void test_names_and_null(void) {
   aicd_stats_free(NULL);
 }
 
+static void test_frames_by_codec_and_fallbacks(void) {
+  aicd_stats_t *s = aicd_stats_new();
+  aicd_stats_record_frame(s, AIC_CODEC_AV1, AIC_FALLBACK_NONE, 1000, 50);
+  aicd_stats_record_frame(s, AIC_CODEC_AV1, AIC_FALLBACK_NONE, 1000, 70);
+  aicd_stats_record_frame(s, AIC_CODEC_ZSTD, AIC_FALLBACK_QUALITY, 1000, 900);
+  aicd_stats_record_frame(s, 99, AIC_FALLBACK_NONE, 1, 1); /* ignored */
+  char *text = aicd_stats_render(s, 1);
+  CHECK(text != NULL);
+  if (text) {
+    CHECK(strstr(text, "aic_frames_total{codec=\"av1\"} 2\n") != NULL);
+    CHECK(strstr(text, "aic_frame_bytes_out_total{codec=\"av1\"} 120\n") != NULL);
+    CHECK(strstr(text, "aic_frames_total{codec=\"neural\"} 0\n") != NULL);
+    CHECK(strstr(text, "aic_fallbacks_total{reason=\"quality\"} 1\n") != NULL);
+    CHECK(strstr(text, "# TYPE aic_fallbacks_total counter\n") != NULL);
+    /* Label values are libaic's own names. */
+    for (int c = 1; c < AIC_CODEC_COUNT_; c++) {
+      char want[96];
+      snprintf(want, sizeof want, "aic_frames_total{codec=\"%s\"}", aic_codec_name(c));
+      CHECK(strstr(text, want) != NULL);
+    }
+  }
+  free(text);
+  aicd_stats_free(&s);
+}
+
 int main(void) {
+  RUN(test_frames_by_codec_and_fallbacks);
   RUN(test_concurrent_totals);
   RUN(test_exposition_format);
   RUN(test_bucket_edges_and_odd_input);
