@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 20
 PY := /usr/bin/python3
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan build-fuzz run test unit interop test-asan fuzz pystubs clean
+.PHONY: all deps build build-asan build-fuzz run test unit interop cli oracle test-asan fuzz pystubs clean bench
 
 all: build
 
@@ -24,7 +24,7 @@ build-asan: deps
 
 build-fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DAIC_FUZZ=ON >/dev/null
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_bitstream fuzz_request fuzz_config
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_bitstream fuzz_request fuzz_config fuzz_media_files
 
 # Python stubs for the interop tests and for any client: generated, never committed.
 pystubs: deps
@@ -41,16 +41,39 @@ interop: build pystubs
 	AIC_BIN=$(abspath $(BUILD))/aicd AIC_PY_STUBS=$(abspath $(BUILD))/py \
 	  $(PY) -m pytest -q tests/interop
 
+# The aic tool against real PNG/Y4M/WAV files.
+cli: build
+	AIC_CLI=$(abspath $(BUILD))/aic $(PY) -m pytest -q tests/cli
+
+# SSIM against scikit-image, the independent implementation.
+oracle: build
+	AIC_SSIM_TOOL=$(abspath $(BUILD))/aic_ssim_tool $(PY) -m pytest -q tests/oracle
+
 test-asan: build-asan pystubs
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
 	AIC_BIN=$(abspath $(ASAN_BUILD))/aicd AIC_PY_STUBS=$(abspath $(BUILD))/py AIC_SANITIZED=1 \
 	  $(PY) -m pytest -q tests/interop
+	AIC_CLI=$(abspath $(ASAN_BUILD))/aic $(PY) -m pytest -q tests/cli
 
 # Every parser under libFuzzer + ASan + UBSan for FUZZ_SECONDS each, from fresh seeds.
 fuzz: build build-fuzz pystubs
 	scripts/fuzz-smoke $(FUZZ_BUILD) $(FUZZ_SECONDS) $(abspath $(BUILD))/aic $(abspath $(BUILD))/py
 
-test: unit interop test-asan fuzz
+test: unit interop cli oracle test-asan fuzz
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# Codec and engine benchmarks on Debian's wallpapers and opencv's sample videos: installs its
+# extra deps, builds Release in BENCH_BUILD, prepares var/data, runs, and rewrites the results
+# in docs/benchmarks.md. QUICK=1 runs a reduced set (a few minutes) for a smoke check.
+BENCH_BUILD ?= build-bench
+bench: deps
+	@mkdir -p $(BENCH_BUILD) && date +%s > $(BENCH_BUILD)/bench-started
+	@bench/install-deps
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_codecs bench_video
+	scripts/prepare-data $(if $(QUICK),--quick)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
+	  $(PY) bench/run.py --build $(BENCH_BUILD) $(if $(QUICK),--quick) \
+	  --started $$(cat $(BENCH_BUILD)/bench-started)
