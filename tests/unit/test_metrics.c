@@ -1,6 +1,8 @@
-/* PSNR, MSE, SSIM and frame quality. SSIM is checked against a deliberately naive reference:
- * direct 11x11 weighted sums at every valid position with a 2-D kernel and centred (two-pass)
- * moments, sharing nothing with the library's separable implementation. */
+/* PSNR, MSE, SSIM, MS-SSIM and frame quality. SSIM is checked against a deliberately naive
+ * reference: direct 11x11 weighted sums at every valid position with a 2-D kernel and centred
+ * (two-pass) moments, sharing nothing with the library's separable kernels. The library's own
+ * reference kernel and its fast (AVX2) kernel are both held to it, and to each other. MS-SSIM
+ * is checked against a naive re-implementation built on the same direct windows. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,12 +12,25 @@
 #include "aic/frame.h"
 #include "aic/metrics.h"
 #include "aic_test.h"
+#include "metrics/ssim_internal.h"
 
 /* SSIM must agree with the reference within 1e-6; in double it does to ~1e-13, so hold it to
- * a bound that would catch a float or kernel slip. */
+ * a bound that would catch a float or kernel slip. The same bound holds between the fast
+ * kernel and the library's reference kernel, and for MS-SSIM. */
 #define SSIM_TOL 1e-9
 
-static double max_ssim_error; /* largest |library - reference| seen, reported at the end */
+/* Largest differences seen, reported at the end. */
+static double max_ssim_error;   /* aic_ssim_plane (either kernel) against the naive reference */
+static double max_fast_error;   /* fast kernel against the library's reference kernel */
+static double max_msssim_error; /* aic_msssim_plane (either kernel) against the naive one */
+
+static bool fast_kernel(void) {
+  return aic_ssim_avx2_available();
+}
+
+static void note_error(double *max, double got, double want) {
+  if (fabs(got - want) > *max) *max = fabs(got - want);
+}
 
 /* ---- helpers ---- */
 
@@ -124,25 +139,37 @@ static double ref_ssim(const uint8_t *a, size_t as, const uint8_t *b, size_t bs,
   return sum / ((double)(w - 10) * (h - 10));
 }
 
-/* Compares the library to the reference on tight planes and on padded-stride copies. */
+/* Same pixels as (p, w) behind a wider stride whose padding is noise. */
+static uint8_t *padded_copy(const uint8_t *p, int w, int h, size_t stride) {
+  uint8_t *q = alloc_plane(stride, (size_t)h);
+  fill_noise(q, stride * (size_t)h);
+  for (int y = 0; y < h; y++) memcpy(q + (size_t)y * stride, p + (size_t)y * (size_t)w, (size_t)w);
+  return q;
+}
+
+/* Compares both kernels of the library to the naive reference and to each other, on tight
+ * planes and on padded-stride copies. */
 static void check_ssim_pair(const uint8_t *a, const uint8_t *b, int w, int h) {
-  double got = -2, want = ref_ssim(a, (size_t)w, b, (size_t)w, w, h);
+  const double want = ref_ssim(a, (size_t)w, b, (size_t)w, w, h);
+  double got = -2, ref = -2;
   CHECK_EQ_INT(aic_ssim_plane(a, (size_t)w, b, (size_t)w, (uint32_t)w, (uint32_t)h, &got), AIC_OK);
+  CHECK_EQ_INT(aic_ssim_plane_ref(a, (size_t)w, b, (size_t)w, (uint32_t)w, (uint32_t)h, &ref),
+               AIC_OK);
   CHECK_NEAR(got, want, SSIM_TOL);
-  if (fabs(got - want) > max_ssim_error) max_ssim_error = fabs(got - want);
+  CHECK_NEAR(ref, want, SSIM_TOL);
+  CHECK_NEAR(got, ref, SSIM_TOL);
+  note_error(&max_ssim_error, got, want);
+  note_error(&max_ssim_error, ref, want);
+  note_error(&max_fast_error, got, ref);
 
   /* Same pixels behind different strides, padding full of noise: must not change a bit. */
   const size_t sa = (size_t)w + 13, sb = (size_t)w + 3;
-  uint8_t *pa = alloc_plane(sa, (size_t)h), *pb = alloc_plane(sb, (size_t)h);
-  fill_noise(pa, sa * (size_t)h);
-  fill_noise(pb, sb * (size_t)h);
-  for (int y = 0; y < h; y++) {
-    memcpy(pa + (size_t)y * sa, a + (size_t)y * (size_t)w, (size_t)w);
-    memcpy(pb + (size_t)y * sb, b + (size_t)y * (size_t)w, (size_t)w);
-  }
-  double strided = -2;
+  uint8_t *pa = padded_copy(a, w, h, sa), *pb = padded_copy(b, w, h, sb);
+  double strided = -2, strided_ref = -2;
   CHECK_EQ_INT(aic_ssim_plane(pa, sa, pb, sb, (uint32_t)w, (uint32_t)h, &strided), AIC_OK);
+  CHECK_EQ_INT(aic_ssim_plane_ref(pa, sa, pb, sb, (uint32_t)w, (uint32_t)h, &strided_ref), AIC_OK);
   CHECK(strided == got);
+  CHECK(strided_ref == ref);
   /* SSIM is symmetric in its arguments. */
   double swapped = -2;
   CHECK_EQ_INT(aic_ssim_plane(b, (size_t)w, a, (size_t)w, (uint32_t)w, (uint32_t)h, &swapped),
@@ -349,6 +376,376 @@ static void test_ssim_larger(void) {
   fill_gradient_noise(a, W, H, 40);
   blur_shift(a, b, W, H);
   check_ssim_pair(a, b, W, H);
+  free(a);
+  free(b);
+}
+
+/* ---- the fast kernel against the library's reference kernel ---- */
+
+/* Each 8x8 block flattened to its mean: the blockiness of a coarse JPEG. */
+static void blockify(const uint8_t *src, uint8_t *dst, int w, int h) {
+  for (int by = 0; by < h; by += 8)
+    for (int bx = 0; bx < w; bx += 8) {
+      const int bw = bx + 8 <= w ? 8 : w - bx, bh = by + 8 <= h ? 8 : h - by;
+      int sum = 0;
+      for (int y = by; y < by + bh; y++)
+        for (int x = bx; x < bx + bw; x++) sum += src[y * w + x];
+      for (int y = by; y < by + bh; y++)
+        for (int x = bx; x < bx + bw; x++) dst[y * w + x] = (uint8_t)(sum / (bw * bh));
+    }
+}
+
+/* The two kernels on one pair, through aic_ssim_plane and through the means MS-SSIM uses
+ * (cs included). Forcing the reference must give exactly aic_ssim_plane_ref. */
+static void check_fast_pair(const uint8_t *a, size_t as, const uint8_t *b, size_t bs, int w,
+                            int h) {
+  double fast = -2, ref = -2, forced = -2;
+  CHECK_EQ_INT(aic_ssim_plane(a, as, b, bs, (uint32_t)w, (uint32_t)h, &fast), AIC_OK);
+  CHECK_EQ_INT(aic_ssim_plane_ref(a, as, b, bs, (uint32_t)w, (uint32_t)h, &ref), AIC_OK);
+  aic_ssim_force_reference(true);
+  CHECK_EQ_INT(aic_ssim_plane(a, as, b, bs, (uint32_t)w, (uint32_t)h, &forced), AIC_OK);
+  aic_ssim_force_reference(false);
+  CHECK(forced == ref);
+  CHECK_NEAR(fast, ref, SSIM_TOL);
+  note_error(&max_fast_error, fast, ref);
+
+  const aic_ssim_input_t in = {AIC_SSIM_U8, a, b, as, bs, (size_t)w, (size_t)h};
+  aic_ssim_means_t mf = {-2, -2}, mr = {-2, -2};
+  CHECK_EQ_INT(aic_ssim_means(&in, true, &mf), AIC_OK);
+  aic_ssim_force_reference(true);
+  CHECK_EQ_INT(aic_ssim_means(&in, true, &mr), AIC_OK);
+  aic_ssim_force_reference(false);
+  CHECK(mr.ssim == ref);
+  CHECK(mf.ssim == fast); /* asking for cs must not change the SSIM */
+  CHECK_NEAR(mf.cs, mr.cs, SSIM_TOL);
+  note_error(&max_fast_error, mf.cs, mr.cs);
+}
+
+/* Fills a pair in one of several ways, all deterministic. */
+static void fill_pattern(int pattern, uint8_t *a, uint8_t *b, int w, int h) {
+  const size_t n = (size_t)w * (size_t)h;
+  switch (pattern) {
+    case 0: /* independent noise */
+      fill_noise(a, n);
+      fill_noise(b, n);
+      break;
+    case 1: /* noisy copy */
+      fill_noise(a, n);
+      add_noise(a, b, n, 12);
+      break;
+    case 2: /* gradient against a blurred, shifted copy */
+      fill_gradient_noise(a, w, h, 10);
+      blur_shift(a, b, w, h);
+      break;
+    case 3: /* blockiness plus noise */
+      fill_gradient_noise(a, w, h, 30);
+      blockify(a, b, w, h);
+      add_noise(b, b, n, 3);
+      break;
+    case 4: /* bright and nearly flat: the worst cancellation */
+      for (size_t k = 0; k < n; k++) a[k] = (uint8_t)(249 + rng() % 3);
+      add_noise(a, b, n, 1);
+      break;
+    default: /* extremes: a checkerboard of 0 and 255 against its inverse, and flat */
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+          a[(size_t)y * (size_t)w + (size_t)x] = (uint8_t)(((x / 3 + y / 2) % 2) * 255);
+          b[(size_t)y * (size_t)w + (size_t)x] = (uint8_t)(x < w / 2 ? 255 : 0);
+        }
+      break;
+  }
+}
+
+enum { PATTERNS = 6 };
+
+static void test_fast_kernel_vs_reference(void) {
+  if (!fast_kernel()) {
+    printf("no fast SSIM kernel on this CPU: only the reference is exercised\n");
+    return;
+  }
+  /* Widths around the kernel's 48-column strips (58 = one full strip, 55 to 59 either side,
+   * 103 and 106 two, 154 three), heights giving 1, 2, 3 and 4 output rows (it makes them in
+   * pairs), the smallest windowed plane, odd sizes and an HD frame. */
+  static const int sizes[][2] = {{11, 11},   {12, 11},  {11, 12},   {55, 20},  {57, 11},
+                                 {58, 12},   {59, 13},  {103, 15},  {105, 14}, {106, 23},
+                                 {107, 24},  {154, 19}, {37, 23},   {23, 37},  {64, 48},
+                                 {203, 157}, {15, 500}, {1280, 720}};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    const int w = sizes[i][0], h = sizes[i][1];
+    uint8_t *a = alloc_plane((size_t)w, (size_t)h), *b = alloc_plane((size_t)w, (size_t)h);
+    /* The HD frame only for the two patterns closest to real use: unoptimised debug builds
+     * take seconds over it. */
+    const bool large = (size_t)w * (size_t)h > 100000;
+    for (int pattern = 0; pattern < PATTERNS; pattern++) {
+      if (large && pattern != 2 && pattern != 3) continue;
+      fill_pattern(pattern, a, b, w, h);
+      check_fast_pair(a, (size_t)w, b, (size_t)w, w, h);
+      if (large) continue;
+      /* Strided: the fast kernel reads only the first w bytes of each row. */
+      const size_t sa = (size_t)w + 5, sb = (size_t)w + 64;
+      uint8_t *pa = padded_copy(a, w, h, sa), *pb = padded_copy(b, w, h, sb);
+      double tight = -2, strided = -2;
+      CHECK_EQ_INT(aic_ssim_plane(a, (size_t)w, b, (size_t)w, (uint32_t)w, (uint32_t)h, &tight),
+                   AIC_OK);
+      CHECK_EQ_INT(aic_ssim_plane(pa, sa, pb, sb, (uint32_t)w, (uint32_t)h, &strided), AIC_OK);
+      CHECK(strided == tight);
+      check_fast_pair(pa, sa, pb, sb, w, h);
+      free(pa);
+      free(pb);
+    }
+    free(a);
+    free(b);
+  }
+}
+
+static void test_fast_kernel_tiny_planes(void) {
+  /* Smaller than the window: both paths use the same whole-plane window, bit for bit. */
+  static const int sizes[][2] = {{1, 1}, {10, 10}, {10, 200}, {200, 10}, {3, 7}};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    const int w = sizes[i][0], h = sizes[i][1];
+    uint8_t *a = alloc_plane((size_t)w, (size_t)h), *b = alloc_plane((size_t)w, (size_t)h);
+    fill_pattern(1, a, b, w, h);
+    double fast = -2, ref = -2;
+    CHECK_EQ_INT(aic_ssim_plane(a, (size_t)w, b, (size_t)w, (uint32_t)w, (uint32_t)h, &fast),
+                 AIC_OK);
+    CHECK_EQ_INT(aic_ssim_plane_ref(a, (size_t)w, b, (size_t)w, (uint32_t)w, (uint32_t)h, &ref),
+                 AIC_OK);
+    CHECK(fast == ref);
+    free(a);
+    free(b);
+  }
+}
+
+/* MS-SSIM's coarser scales feed the kernels floats (multiples of 1/4 here). */
+static void test_fast_kernel_floats(void) {
+  if (!fast_kernel()) return;
+  static const int sizes[][2] = {{11, 11}, {58, 13}, {59, 12}, {107, 40}, {300, 200}};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    const int w = sizes[i][0], h = sizes[i][1];
+    const size_t stride = (size_t)w + 7, n = stride * (size_t)h;
+    float *fa = malloc(n * sizeof(float)), *fb = malloc(n * sizeof(float));
+    uint8_t *a = alloc_plane(n, 1), *b = alloc_plane(n, 1);
+    if (!fa || !fb) abort();
+    for (int pattern = 0; pattern < PATTERNS; pattern++) {
+      fill_pattern(pattern, a, b, (int)stride, h);
+      for (size_t k = 0; k < n; k++) {
+        fa[k] = (float)a[k] + (float)(rng() % 4) * 0.25f;
+        fb[k] = (float)b[k] + (float)(rng() % 4) * 0.25f;
+      }
+      const aic_ssim_input_t in = {AIC_SSIM_F32, fa, fb, stride, stride, (size_t)w, (size_t)h};
+      aic_ssim_means_t mf = {-2, -2}, mr = {-2, -2};
+      CHECK_EQ_INT(aic_ssim_means(&in, true, &mf), AIC_OK);
+      aic_ssim_force_reference(true);
+      CHECK_EQ_INT(aic_ssim_means(&in, true, &mr), AIC_OK);
+      aic_ssim_force_reference(false);
+      CHECK_NEAR(mf.ssim, mr.ssim, SSIM_TOL);
+      CHECK_NEAR(mf.cs, mr.cs, SSIM_TOL);
+      note_error(&max_fast_error, mf.ssim, mr.ssim);
+      note_error(&max_fast_error, mf.cs, mr.cs);
+    }
+    free(fa);
+    free(fb);
+    free(a);
+    free(b);
+  }
+}
+
+/* ---- MS-SSIM ---- */
+
+/* A naive MS-SSIM after msssim.m, on double planes: direct windows as in ref_ssim, 2x2 means
+ * with the last row or column repeated, the documented clamp. */
+static const double ms_weight[5] = {0.0448, 0.2856, 0.3001, 0.2363, 0.1333};
+
+static void ref_window_d(const double *a, const double *b, int w, int x0, int y0, int ww, int wh,
+                         const double *g, double *ssim, double *cs) {
+  double mu_a = 0, mu_b = 0;
+  for (int j = 0; j < wh; j++)
+    for (int i = 0; i < ww; i++) {
+      mu_a += g[j * ww + i] * a[(y0 + j) * w + x0 + i];
+      mu_b += g[j * ww + i] * b[(y0 + j) * w + x0 + i];
+    }
+  double va = 0, vb = 0, cov = 0;
+  for (int j = 0; j < wh; j++)
+    for (int i = 0; i < ww; i++) {
+      const double da = a[(y0 + j) * w + x0 + i] - mu_a, db = b[(y0 + j) * w + x0 + i] - mu_b;
+      va += g[j * ww + i] * da * da;
+      vb += g[j * ww + i] * db * db;
+      cov += g[j * ww + i] * da * db;
+    }
+  *ssim = ref_ssim_formula(mu_a, mu_b, va, vb, cov);
+  *cs = (2 * cov + 58.5225) / (va + vb + 58.5225);
+}
+
+static void ref_means_d(const double *a, const double *b, int w, int h, double *ssim, double *cs) {
+  if (w < 11 || h < 11) {
+    double *g = malloc(sizeof(double) * (size_t)(w * h));
+    if (!g) abort();
+    for (int i = 0; i < w * h; i++) g[i] = 1.0 / (w * h);
+    ref_window_d(a, b, w, 0, 0, w, h, g, ssim, cs);
+    free(g);
+    return;
+  }
+  double g[121], total = 0;
+  for (int j = 0; j < 11; j++)
+    for (int i = 0; i < 11; i++) {
+      g[j * 11 + i] = exp(-((i - 5) * (i - 5) + (j - 5) * (j - 5)) / (2 * 1.5 * 1.5));
+      total += g[j * 11 + i];
+    }
+  for (int k = 0; k < 121; k++) g[k] /= total;
+  double sum_s = 0, sum_c = 0;
+  for (int y = 0; y + 11 <= h; y++)
+    for (int x = 0; x + 11 <= w; x++) {
+      double s1, c1;
+      ref_window_d(a, b, w, x, y, 11, 11, g, &s1, &c1);
+      sum_s += s1;
+      sum_c += c1;
+    }
+  const double positions = (double)(w - 10) * (h - 10);
+  *ssim = sum_s / positions;
+  *cs = sum_c / positions;
+}
+
+static double *ref_halve(const double *p, int w, int h) {
+  const int dw = (w + 1) / 2, dh = (h + 1) / 2;
+  double *d = malloc(sizeof(double) * (size_t)(dw * dh));
+  if (!d) abort();
+  for (int y = 0; y < dh; y++)
+    for (int x = 0; x < dw; x++) {
+      const int x1 = 2 * x + 1 < w ? 2 * x + 1 : w - 1, y1 = 2 * y + 1 < h ? 2 * y + 1 : h - 1;
+      d[y * dw + x] =
+          (p[2 * y * w + 2 * x] + p[2 * y * w + x1] + p[y1 * w + 2 * x] + p[y1 * w + x1]) / 4;
+    }
+  return d;
+}
+
+static double ref_msssim(const uint8_t *a8, size_t as, const uint8_t *b8, size_t bs, int w, int h) {
+  double *a = malloc(sizeof(double) * (size_t)(w * h)),
+         *b = malloc(sizeof(double) * (size_t)(w * h));
+  if (!a || !b) abort();
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      a[y * w + x] = a8[(size_t)y * as + (size_t)x];
+      b[y * w + x] = b8[(size_t)y * bs + (size_t)x];
+    }
+  double result = 1;
+  for (int s = 0; s < 5; s++) {
+    double ssim, cs;
+    ref_means_d(a, b, w, h, &ssim, &cs);
+    const double term = s == 4 ? ssim : cs;
+    result *= term > 0 ? pow(term, ms_weight[s]) : 0;
+    double *na = ref_halve(a, w, h), *nb = ref_halve(b, w, h);
+    free(a);
+    free(b);
+    a = na;
+    b = nb;
+    w = (w + 1) / 2;
+    h = (h + 1) / 2;
+  }
+  free(a);
+  free(b);
+  return result;
+}
+
+/* Both kernels against the naive MS-SSIM, tight and strided. */
+static void check_msssim_pair(const uint8_t *a, const uint8_t *b, int w, int h) {
+  const double want = ref_msssim(a, (size_t)w, b, (size_t)w, w, h);
+  double fast = -2, ref = -2;
+  CHECK_EQ_INT(aic_msssim_plane(a, (size_t)w, b, (size_t)w, (uint32_t)w, (uint32_t)h, &fast),
+               AIC_OK);
+  aic_ssim_force_reference(true);
+  CHECK_EQ_INT(aic_msssim_plane(a, (size_t)w, b, (size_t)w, (uint32_t)w, (uint32_t)h, &ref),
+               AIC_OK);
+  aic_ssim_force_reference(false);
+  CHECK_NEAR(fast, want, SSIM_TOL);
+  CHECK_NEAR(ref, want, SSIM_TOL);
+  note_error(&max_msssim_error, fast, want);
+  note_error(&max_msssim_error, ref, want);
+  note_error(&max_fast_error, fast, ref);
+  CHECK(fast >= 0 && fast <= 1);
+
+  const size_t sa = (size_t)w + 9, sb = (size_t)w + 1;
+  uint8_t *pa = padded_copy(a, w, h, sa), *pb = padded_copy(b, w, h, sb);
+  double strided = -2, swapped = -2;
+  CHECK_EQ_INT(aic_msssim_plane(pa, sa, pb, sb, (uint32_t)w, (uint32_t)h, &strided), AIC_OK);
+  CHECK(strided == fast);
+  CHECK_EQ_INT(aic_msssim_plane(b, (size_t)w, a, (size_t)w, (uint32_t)w, (uint32_t)h, &swapped),
+               AIC_OK);
+  CHECK_NEAR(swapped, fast, 1e-12);
+  free(pa);
+  free(pb);
+}
+
+static void test_msssim_bad_args(void) {
+  check_plane_bad_args(aic_msssim_plane);
+}
+
+static void test_msssim_against_reference(void) {
+  /* 161x161 is the smallest plane with all five scales windowed, 160x160 loses the window at
+   * scale 5; then the window lost at scales 2 to 4, odd sizes whose scales repeat a last row or
+   * column, lines and single pixels. */
+  static const int sizes[][2] = {{161, 161}, {160, 160}, {200, 150}, {97, 61}, {64, 48},
+                                 {37, 23},   {23, 37},   {21, 22},   {11, 11}, {5, 300},
+                                 {300, 5},   {1, 1},     {2, 3}};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    const int w = sizes[i][0], h = sizes[i][1];
+    uint8_t *a = alloc_plane((size_t)w, (size_t)h), *b = alloc_plane((size_t)w, (size_t)h);
+    for (int pattern = 1; pattern < PATTERNS; pattern++) { /* 0 is clamped: see below */
+      fill_pattern(pattern, a, b, w, h);
+      check_msssim_pair(a, b, w, h);
+    }
+    free(a);
+    free(b);
+  }
+}
+
+static void test_msssim_identical(void) {
+  static const int sizes[][2] = {{1, 1}, {11, 11}, {37, 23}, {200, 150}};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    const int w = sizes[i][0], h = sizes[i][1];
+    uint8_t *a = alloc_plane((size_t)w, (size_t)h);
+    fill_gradient_noise(a, w, h, 30);
+    double s = -2;
+    CHECK_EQ_INT(aic_msssim_plane(a, (size_t)w, a, (size_t)w, (uint32_t)w, (uint32_t)h, &s),
+                 AIC_OK);
+    CHECK(s == 1.0);
+    free(a);
+  }
+}
+
+static void test_msssim_monotone(void) {
+  /* More noise, lower score: a property any quality index must have. */
+  enum { W = 240, H = 180 };
+  static const int amplitudes[] = {1, 3, 6, 12, 24, 48, 96};
+  uint8_t *a = alloc_plane(W, H), *b = alloc_plane(W, H);
+  fill_gradient_noise(a, W, H, 5);
+  blockify(a, b, W, H); /* some structure at every scale */
+  memcpy(a, b, W * H);
+  double last = 1.0;
+  for (size_t i = 0; i < sizeof amplitudes / sizeof amplitudes[0]; i++) {
+    add_noise(a, b, W * H, amplitudes[i]);
+    double s = -2;
+    CHECK_EQ_INT(aic_msssim_plane(a, W, b, W, W, H, &s), AIC_OK);
+    CHECK(s < last);
+    CHECK(s > 0);
+    last = s;
+  }
+  free(a);
+  free(b);
+}
+
+static void test_msssim_clamp(void) {
+  /* A negative image anti-correlates at every scale: the cs means are negative, and clamping
+   * makes the product 0 rather than the NaN a fractional power would give. */
+  enum { W = 64, H = 64 };
+  uint8_t *a = alloc_plane(W, H), *b = alloc_plane(W, H);
+  fill_gradient_noise(a, W, H, 40);
+  for (size_t k = 0; k < W * H; k++) b[k] = (uint8_t)(255 - a[k]);
+  double ssim = 2, s = -2;
+  CHECK_EQ_INT(aic_ssim_plane(a, W, b, W, W, H, &ssim), AIC_OK);
+  CHECK(ssim < 0);
+  CHECK_EQ_INT(aic_msssim_plane(a, W, b, W, W, H, &s), AIC_OK);
+  CHECK(s == 0.0);
+  CHECK(s == ref_msssim(a, W, b, W, W, H));
   free(a);
   free(b);
 }
@@ -642,12 +1039,23 @@ int main(void) {
   RUN(test_ssim_constant_planes);
   RUN(test_ssim_against_reference);
   RUN(test_ssim_larger);
+  RUN(test_fast_kernel_vs_reference);
+  RUN(test_fast_kernel_tiny_planes);
+  RUN(test_fast_kernel_floats);
+  RUN(test_msssim_bad_args);
+  RUN(test_msssim_against_reference);
+  RUN(test_msssim_identical);
+  RUN(test_msssim_monotone);
+  RUN(test_msssim_clamp);
   RUN(test_frame_pictures);
   RUN(test_frame_rgb_luma);
   RUN(test_frame_audio_s16);
   RUN(test_frame_audio_f32);
   RUN(test_frame_mismatch);
   RUN(test_frame_bad_args);
-  printf("max |aic_ssim_plane - reference| = %.3g\n", max_ssim_error);
+  printf("max |aic_ssim_plane - naive reference| = %.3g\n", max_ssim_error);
+  printf("max |fast kernel - reference kernel| = %.3g%s\n", max_fast_error,
+         fast_kernel() ? "" : " (no fast kernel on this CPU)");
+  printf("max |aic_msssim_plane - naive reference| = %.3g\n", max_msssim_error);
   return aic_test_finish();
 }

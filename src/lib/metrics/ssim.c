@@ -1,180 +1,49 @@
-/* SSIM (Wang et al. 2004), matching scikit-image's structural_similarity(gaussian_weights=True,
- * sigma=1.5, use_sample_covariance=False, data_range=255): local moments from an 11x11
- * Gaussian window, SSIM map averaged over the positions where the window fits entirely.
- *
- * The 2-D Gaussian is separable, so each moment map is filtered horizontally row by row into
- * a ring of the last 11 rows, then vertically. SSIM needs only var_a + var_b, never the two
- * apart, so four maps suffice: a, b, a^2 + b^2 and a*b. Working memory is O(width): about
- * 3.3 MB for an 8K plane. Everything is double: E[x^2] - E[x]^2 cancels values near 65025,
- * and float would lose the 1e-6 agreement with a direct double-precision computation. */
+/* aic_ssim_plane: argument checks, the whole-plane window for tiny planes, and the choice of
+ * kernel (see ssim_internal.h). */
 #include "aic/metrics.h"
 
-#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 #include "aic/error.h"
+#include "metrics/ssim_internal.h"
 
-/* scipy's gaussian_filter, which scikit-image uses, truncates at 3.5 sigma:
- * int(3.5 * 1.5 + 0.5) = 5, hence an 11-tap window. */
-#define SSIM_RADIUS 5
-#define SSIM_WIN (2 * SSIM_RADIUS + 1)
-#define SSIM_SIGMA 1.5
-/* (K * L)^2 with K1 0.01, K2 0.03, L 255, evaluated as scikit-image does. */
-#define SSIM_C1 ((0.01 * 255.0) * (0.01 * 255.0))
-#define SSIM_C2 ((0.03 * 255.0) * (0.03 * 255.0))
+/* Process-wide so a benchmark or test can switch every caller, aic_frame_quality included;
+ * atomic because the engine scores frames from several threads. */
+static atomic_bool force_reference;
 
-enum { MAP_A, MAP_B, MAP_SQ /* a^2 + b^2 */, MAP_AB, MAP_COUNT };
-
-/* Per-row loops run over whole blocks of this many columns, written as `x < blocks * LANES`:
- * GCC's -O2 ("very cheap") vectoriser refuses loops that would need a scalar remainder, and
- * this is the form in which it sees that there is none. Columns past out_w compute from zero
- * padding and are never summed. Pointers reach the loops as restrict-qualified parameters
- * for the same reason: restrict copies of struct members do not convince it. */
-#define SSIM_LANES 8
-
-typedef struct ssim_work {
-  size_t width;
-  size_t out_w;              /* positions per row where the window fits */
-  size_t blocks;             /* SSIM_LANES-column blocks covering out_w */
-  double w[SSIM_RADIUS + 1]; /* half of the symmetric kernel; w[0] is the centre tap */
-  double *row[MAP_COUNT];    /* the current input row of each map, zero padded */
-  double *ring[MAP_COUNT];   /* SSIM_WIN horizontally filtered rows per map */
-  double *moment[MAP_COUNT]; /* vertically filtered: the local moments of one output row */
-  double *map;               /* SSIM of one output row */
-  double *block;             /* the one allocation all of the above live in */
-} ssim_work_t;
-
-/* var_sum is var_a + var_b. */
-static inline double ssim_from_moments(double mu_a, double mu_b, double var_sum, double cov) {
-  return ((2.0 * mu_a * mu_b + SSIM_C1) * (2.0 * cov + SSIM_C2)) /
-         ((mu_a * mu_a + mu_b * mu_b + SSIM_C1) * (var_sum + SSIM_C2));
+void aic_ssim_force_reference(bool force) {
+  atomic_store_explicit(&force_reference, force, memory_order_relaxed);
 }
 
-/* Normalised like scipy's _gaussian_kernel1d, so the 2-D product also sums to 1. */
-static void gaussian_half_kernel(double w[SSIM_RADIUS + 1]) {
-  double sum = 0.0;
-  for (int k = 0; k <= SSIM_RADIUS; k++) {
-    w[k] = exp(-0.5 * (double)(k * k) / (SSIM_SIGMA * SSIM_SIGMA));
-    sum += k == 0 ? w[k] : 2.0 * w[k];
-  }
-  for (int k = 0; k <= SSIM_RADIUS; k++) w[k] /= sum;
+bool aic_ssim_reference_forced(void) {
+  return atomic_load_explicit(&force_reference, memory_order_relaxed);
 }
 
-static int work_init(ssim_work_t *wk, size_t width) {
-  /* width >= SSIM_WIN, so span < width and row_len < 2 * width: the total below is under
-   * 16 * MAP_COUNT * width doubles. */
-  if (width > SIZE_MAX / sizeof(double) / (16 * MAP_COUNT)) return AIC_ENOMEM;
-  const size_t out_w = width - 2 * SSIM_RADIUS;
-  const size_t blocks = (out_w + SSIM_LANES - 1) / SSIM_LANES;
-  const size_t span = blocks * SSIM_LANES;
-  const size_t row_len = span + 2 * SSIM_RADIUS;
-  const size_t per_map = row_len + SSIM_WIN * span + span;
-  /* calloc: the padding past the end of each input row must hold finite values. */
-  double *p = calloc(per_map * MAP_COUNT + span, sizeof(double));
-  if (!p) return AIC_ENOMEM;
-  wk->width = width;
-  wk->out_w = out_w;
-  wk->blocks = blocks;
-  wk->block = p;
-  for (int m = 0; m < MAP_COUNT; m++) {
-    wk->row[m] = p;
-    wk->ring[m] = p + row_len;
-    wk->moment[m] = wk->ring[m] + SSIM_WIN * span;
-    p = wk->moment[m] + span;
-  }
-  wk->map = p;
-  gaussian_half_kernel(wk->w);
-  return AIC_OK;
+/* Sums of a, b, a^2 + b^2 and a*b. */
+#define MAP_SUMS 4
+
+static double cs_of(double cov, double var_sum) {
+  return (2.0 * cov + AIC_SSIM_C2) / (var_sum + AIC_SSIM_C2);
 }
 
-static void load_row(double *const row[MAP_COUNT], const uint8_t *restrict a,
-                     const uint8_t *restrict b, size_t width) {
-  double *restrict ra = row[MAP_A], *restrict rb = row[MAP_B];
-  double *restrict rsq = row[MAP_SQ], *restrict rab = row[MAP_AB];
-  for (size_t x = 0; x < width; x++) {
-    const double va = a[x], vb = b[x];
-    ra[x] = va;
-    rb[x] = vb;
-    rsq[x] = va * va + vb * vb; /* exact: integers below 2^17 */
-    rab[x] = va * vb;
-  }
-}
-
-/* Symmetric taps are paired so each output costs 6 multiplies instead of 11. */
-static void filter_horizontal(const double *restrict in, double *restrict out, size_t blocks,
-                              const double w[SSIM_RADIUS + 1]) {
-  const double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
-  for (size_t x = 0; x < blocks * SSIM_LANES; x++) {
-    const double *c = in + x + SSIM_RADIUS;
-    out[x] = w0 * c[0] + w1 * (c[-1] + c[1]) + w2 * (c[-2] + c[2]) + w3 * (c[-3] + c[3]) +
-             w4 * (c[-4] + c[4]) + w5 * (c[-5] + c[5]);
-  }
-}
-
-/* `rows` holds the SSIM_WIN horizontally filtered rows, oldest (topmost) first. The restrict
- * copies let the compiler vectorise without run-time alias checks on 12 streams. */
-static void filter_vertical(const double *const rows[SSIM_WIN], double *restrict out, size_t blocks,
-                            const double w[SSIM_RADIUS + 1]) {
-  const double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
-  const double *restrict r0 = rows[0], *restrict r1 = rows[1], *restrict r2 = rows[2];
-  const double *restrict r3 = rows[3], *restrict r4 = rows[4], *restrict r5 = rows[5];
-  const double *restrict r6 = rows[6], *restrict r7 = rows[7], *restrict r8 = rows[8];
-  const double *restrict r9 = rows[9], *restrict r10 = rows[10];
-  for (size_t x = 0; x < blocks * SSIM_LANES; x++)
-    out[x] = w0 * r5[x] + w1 * (r4[x] + r6[x]) + w2 * (r3[x] + r7[x]) + w3 * (r2[x] + r8[x]) +
-             w4 * (r1[x] + r9[x]) + w5 * (r0[x] + r10[x]);
-}
-
-/* SSIM at each position of one output row, from its four local moments. */
-static void ssim_map_row(const double *const moment[MAP_COUNT], double *restrict s, size_t blocks) {
-  const double *restrict ma = moment[MAP_A], *restrict mb = moment[MAP_B];
-  const double *restrict msq = moment[MAP_SQ], *restrict mab = moment[MAP_AB];
-  for (size_t x = 0; x < blocks * SSIM_LANES; x++) {
-    const double mu_a = ma[x], mu_b = mb[x];
-    s[x] =
-        ssim_from_moments(mu_a, mu_b, msq[x] - (mu_a * mu_a + mu_b * mu_b), mab[x] - mu_a * mu_b);
-  }
-}
-
-static int ssim_windowed(const uint8_t *a, size_t a_stride, const uint8_t *b, size_t b_stride,
-                         size_t width, size_t height, double *ssim) {
-  ssim_work_t wk;
-  if (work_init(&wk, width) != AIC_OK) return AIC_ENOMEM;
-  const size_t span = wk.blocks * SSIM_LANES;
-  double total = 0.0;
-  for (size_t y = 0; y < height; y++) {
-    load_row(wk.row, a + y * a_stride, b + y * b_stride, width);
-    const size_t slot = y % SSIM_WIN;
-    for (int m = 0; m < MAP_COUNT; m++)
-      filter_horizontal(wk.row[m], wk.ring[m] + slot * span, wk.blocks, wk.w);
-    if (y + 1 < SSIM_WIN) continue;
-    /* The ring now holds rows y-10..y; the oldest sits in the slot after this one. */
-    for (int m = 0; m < MAP_COUNT; m++) {
-      const double *rows[SSIM_WIN];
-      for (size_t k = 0; k < SSIM_WIN; k++) rows[k] = wk.ring[m] + ((y + 1 + k) % SSIM_WIN) * span;
-      filter_vertical(rows, wk.moment[m], wk.blocks, wk.w);
-    }
-    ssim_map_row((const double *const *)wk.moment, wk.map, wk.blocks);
-    /* Summed per row, then into the total: rows of similar magnitude lose less precision. */
-    double row_sum = 0.0;
-    for (size_t x = 0; x < wk.out_w; x++) row_sum += wk.map[x];
-    total += row_sum;
-  }
-  free(wk.block);
-  *ssim = total / ((double)wk.out_w * (double)(height - 2 * SSIM_RADIUS));
-  return AIC_OK;
+static double ssim_of(double mu_a, double mu_b, double var_sum, double cov) {
+  return ((2.0 * mu_a * mu_b + AIC_SSIM_C1) * (2.0 * cov + AIC_SSIM_C2)) /
+         ((mu_a * mu_a + mu_b * mu_b + AIC_SSIM_C1) * (var_sum + AIC_SSIM_C2));
 }
 
 /* A plane smaller than the window has no position where it fits (scikit-image refuses it).
  * Tiny planes still deserve a score, so use one window covering the whole plane with uniform
- * weights. Fewer than 11 rows or columns keeps the integer sums far below 2^64. */
-static void ssim_whole_plane(const uint8_t *a, size_t a_stride, const uint8_t *b, size_t b_stride,
-                             size_t width, size_t height, double *ssim) {
+ * weights. Fewer than 11 rows or columns keeps the integer sums of bytes far below 2^64. The
+ * floats of MS-SSIM's coarse scales are multiples of 1/256, so double sums of them are exact
+ * up to about 2^20 samples, and merely rounded beyond. */
+static void whole_plane_u8(const aic_ssim_input_t *in, double s[MAP_SUMS]) {
   uint64_t sa = 0, sb = 0, ssq = 0, sab = 0;
-  for (size_t y = 0; y < height; y++) {
-    const uint8_t *ra = a + y * a_stride, *rb = b + y * b_stride;
-    for (size_t x = 0; x < width; x++) {
+  for (size_t y = 0; y < in->height; y++) {
+    const uint8_t *ra = (const uint8_t *)in->a + y * in->a_stride;
+    const uint8_t *rb = (const uint8_t *)in->b + y * in->b_stride;
+    for (size_t x = 0; x < in->width; x++) {
       const uint32_t va = ra[x], vb = rb[x];
       sa += va;
       sb += vb;
@@ -182,25 +51,77 @@ static void ssim_whole_plane(const uint8_t *a, size_t a_stride, const uint8_t *b
       sab += va * vb;
     }
   }
-  const double n = (double)width * (double)height;
-  const double mu_a = (double)sa / n, mu_b = (double)sb / n;
-  *ssim = ssim_from_moments(mu_a, mu_b, (double)ssq / n - (mu_a * mu_a + mu_b * mu_b),
-                            (double)sab / n - mu_a * mu_b);
+  s[0] = (double)sa;
+  s[1] = (double)sb;
+  s[2] = (double)ssq;
+  s[3] = (double)sab;
 }
 
-/* A plane is usable when its rows fit in its stride and its last byte is addressable. */
-static int plane_ok(const uint8_t *p, size_t stride, uint32_t width, uint32_t height) {
-  if (!p || width == 0 || height == 0 || stride < width) return 0;
-  return (size_t)(height - 1) <= (SIZE_MAX - width) / stride;
+static void whole_plane_f32(const aic_ssim_input_t *in, double s[MAP_SUMS]) {
+  double sa = 0, sb = 0, ssq = 0, sab = 0;
+  for (size_t y = 0; y < in->height; y++) {
+    const float *ra = (const float *)in->a + y * in->a_stride;
+    const float *rb = (const float *)in->b + y * in->b_stride;
+    for (size_t x = 0; x < in->width; x++) {
+      const double va = ra[x], vb = rb[x];
+      sa += va;
+      sb += vb;
+      ssq += va * va + vb * vb;
+      sab += va * vb;
+    }
+  }
+  s[0] = sa;
+  s[1] = sb;
+  s[2] = ssq;
+  s[3] = sab;
+}
+
+static void whole_plane(const aic_ssim_input_t *in, bool want_cs, aic_ssim_means_t *out) {
+  double s[MAP_SUMS];
+  if (in->type == AIC_SSIM_U8)
+    whole_plane_u8(in, s);
+  else
+    whole_plane_f32(in, s);
+  const double n = (double)in->width * (double)in->height;
+  const double mu_a = s[0] / n, mu_b = s[1] / n;
+  const double var_sum = s[2] / n - (mu_a * mu_a + mu_b * mu_b), cov = s[3] / n - mu_a * mu_b;
+  out->ssim = ssim_of(mu_a, mu_b, var_sum, cov);
+  out->cs = want_cs ? cs_of(cov, var_sum) : 0.0;
+}
+
+static int means_with(const aic_ssim_input_t *in, bool want_cs, bool reference,
+                      aic_ssim_means_t *out) {
+  if (in->width < AIC_SSIM_WIN || in->height < AIC_SSIM_WIN) {
+    whole_plane(in, want_cs, out);
+    return AIC_OK;
+  }
+  if (!reference && aic_ssim_avx2_available()) return aic_ssim_windowed_avx2(in, want_cs, out);
+  return aic_ssim_windowed_ref(in, want_cs, out);
+}
+
+int aic_ssim_means(const aic_ssim_input_t *in, bool want_cs, aic_ssim_means_t *out) {
+  return means_with(in, want_cs, aic_ssim_reference_forced(), out);
+}
+
+static int ssim_plane(const uint8_t *a, size_t a_stride, const uint8_t *b, size_t b_stride,
+                      uint32_t width, uint32_t height, bool reference, double *ssim) {
+  if (!ssim || !aic_ssim_plane_ok(a, a_stride, width, height) ||
+      !aic_ssim_plane_ok(b, b_stride, width, height))
+    return AIC_EINVAL;
+  const aic_ssim_input_t in = {AIC_SSIM_U8, a, b, a_stride, b_stride, width, height};
+  aic_ssim_means_t m;
+  int rc = means_with(&in, false, reference, &m);
+  if (rc != AIC_OK) return rc;
+  *ssim = m.ssim;
+  return AIC_OK;
 }
 
 int aic_ssim_plane(const uint8_t *a, size_t a_stride, const uint8_t *b, size_t b_stride,
                    uint32_t width, uint32_t height, double *ssim) {
-  if (!ssim || !plane_ok(a, a_stride, width, height) || !plane_ok(b, b_stride, width, height))
-    return AIC_EINVAL;
-  if (width < SSIM_WIN || height < SSIM_WIN) {
-    ssim_whole_plane(a, a_stride, b, b_stride, width, height, ssim);
-    return AIC_OK;
-  }
-  return ssim_windowed(a, a_stride, b, b_stride, width, height, ssim);
+  return ssim_plane(a, a_stride, b, b_stride, width, height, aic_ssim_reference_forced(), ssim);
+}
+
+int aic_ssim_plane_ref(const uint8_t *a, size_t a_stride, const uint8_t *b, size_t b_stride,
+                       uint32_t width, uint32_t height, double *ssim) {
+  return ssim_plane(a, a_stride, b, b_stride, width, height, true, ssim);
 }
