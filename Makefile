@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 20
 PY := /usr/bin/python3
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan build-fuzz run test unit interop cli oracle test-asan fuzz pystubs clean bench
+.PHONY: all deps build build-asan build-fuzz run test unit interop cli oracle model test-asan fuzz pystubs clean bench
 
 all: build
 
@@ -24,7 +24,7 @@ build-asan: deps
 
 build-fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DAIC_FUZZ=ON >/dev/null
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_bitstream fuzz_request fuzz_config fuzz_media_files
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_bitstream fuzz_request fuzz_config fuzz_media_files fuzz_model_file fuzz_entropy
 
 # Python stubs for the interop tests and for any client: generated, never committed.
 pystubs: deps
@@ -49,6 +49,10 @@ cli: build
 oracle: build
 	AIC_SSIM_TOOL=$(abspath $(BUILD))/aic_ssim_tool $(PY) -m pytest -q tests/oracle
 
+# Model files written by the Python exporter (train/aicm.py) load in C.
+model: build
+	AIC_TEST_MODEL_FILE=$(abspath $(BUILD))/test_model_file $(PY) -m pytest -q tests/model
+
 test-asan: build-asan pystubs
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
 	AIC_BIN=$(abspath $(ASAN_BUILD))/aicd AIC_PY_STUBS=$(abspath $(BUILD))/py AIC_SANITIZED=1 \
@@ -59,7 +63,7 @@ test-asan: build-asan pystubs
 fuzz: build build-fuzz pystubs
 	scripts/fuzz-smoke $(FUZZ_BUILD) $(FUZZ_SECONDS) $(abspath $(BUILD))/aic $(abspath $(BUILD))/py
 
-test: unit interop cli oracle test-asan fuzz
+test: unit interop cli oracle model test-asan fuzz
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
