@@ -3,7 +3,9 @@
 PSNR-RGB, SSIM dB and MS-SSIM dB) and the engine goal (each sequence's rate against mean SSIM
 for the fixed-bitrate sweeps, VP8 at 2.5 Mbps and the quality-targeted engine).
 
-usage: bench/plot.py bench/results   (reads rd.csv and video.csv there, writes *.png there)
+usage: bench/plot.py [RESULTS [FIGURES]]   (reads rd.csv and video.csv in RESULTS, default
+bench/results; writes the PNGs into FIGURES, default docs/benchmarks: the project keeps media
+files under docs/)
 """
 import csv
 import math
@@ -33,7 +35,7 @@ def style(codec):
     return STYLE.get(codec, ("black", "x"))
 
 
-def plot_rd(results):
+def plot_rd(results, figures):
     out = []
     for set_name, curves in load_curves(results / "rd.csv").items():
         fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), dpi=80)
@@ -57,14 +59,14 @@ def plot_rd(results):
         n = max(p[3] for pts in curves.values() for p in pts)
         fig.suptitle(f"stills {set_name}: mean over {n} images, levels 1..8", fontsize=10)
         fig.tight_layout()
-        path = results / f"rd_{set_name}.png"
+        path = figures / f"rd_{set_name}.png"
         fig.savefig(path)
         plt.close(fig)
         out.append(path)
     return out
 
 
-def plot_engine(results):
+def plot_engine(results, figures):
     runs = defaultdict(list)
     path = results / "video.csv"
     if not path.exists():
@@ -106,7 +108,7 @@ def plot_engine(results):
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
-    path = results / "engine_goal.png"
+    path = figures / "engine_goal.png"
     fig.savefig(path)
     plt.close(fig)
     return [path]
@@ -114,7 +116,9 @@ def plot_engine(results):
 
 def main():
     results = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results")
-    for p in plot_rd(results) + plot_engine(results):
+    figures = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/benchmarks")
+    figures.mkdir(parents=True, exist_ok=True)
+    for p in plot_rd(results, figures) + plot_engine(results, figures):
         print(f"plot: wrote {p}")
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The driver behind `make bench`: runs bench_codecs and bench_video on var/data (made by
 scripts/prepare-data), computes BD-rates, draws the plots and rewrites the results section of
-docs/benchmarks.md. Raw results stay in bench/results/ (CSV and PNG, small enough to commit).
+docs/benchmarks.md. Raw results stay in bench/results/ (CSV), plots in docs/benchmarks/ (PNG).
 
 Three parts:
   stills  RD of every lossy backend and the peers (WebP, libaom all-intra) at levels 1..8
@@ -39,6 +39,7 @@ import plot  # noqa: E402
 
 DATA = Path(os.environ.get("AIC_DATA", ROOT / "var" / "data"))
 RESULTS = HERE / "results"
+FIGURES = ROOT / "docs" / "benchmarks"  # media files live under docs/
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -267,7 +268,7 @@ def stills_section(curves_all):
         n = max(p[3] for pts in curves.values() for p in pts)
         size = "1280x720" if set_name == "720p" else f"{set_name}x{set_name}"
         md.append(f"### Stills {set_name} ({n} images, {size})\n")
-        md.append(f"![RD curves {set_name}](../bench/results/rd_{set_name}.png)\n")
+        md.append(f"![RD curves {set_name}](benchmarks/rd_{set_name}.png)\n")
         for anchor in ("jpeg", "webp"):
             if anchor not in curves:
                 continue
@@ -410,7 +411,7 @@ def goal_section(goal):
         md.append("The engine's quality-targeted mode held to one codec (same `min_ssim`): "
                   "kbit/s / mean SSIM / frames below the floor:\n")
         md.append(table(["sequence"] + names, rows) + "\n")
-    md.append("![engine goal](../bench/results/engine_goal.png)\n")
+    md.append("![engine goal](benchmarks/engine_goal.png)\n")
     return "\n".join(md)
 
 
@@ -511,7 +512,8 @@ def main():
         for s, c in curves.items():
             for anchor, test, metric, bd in bdrate.bd_matrix(c):
                 w.writerow([s, anchor, test, metric, f"{bd:.4f}"])
-    for p in plot.plot_rd(RESULTS) + plot.plot_engine(RESULTS):
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    for p in plot.plot_rd(RESULTS, FIGURES) + plot.plot_engine(RESULTS, FIGURES):
         log(f"wrote {p.relative_to(ROOT)}")
     goal = goal_analysis(read_csv(RESULTS / "video.csv"))
 
