@@ -71,17 +71,11 @@ int cli_aics_finish(cli_aics_writer_t *w) {
     cli_aics_abort(w);
     return -1;
   }
-  int rc = cli_close_output(w->file, w->path);
-  w->file = NULL;
-  if (rc != 0) remove(w->path);
-  return rc;
+  return cli_output_finish(&w->file, w->path);
 }
 
 void cli_aics_abort(cli_aics_writer_t *w) {
-  if (!w->file) return;
-  fclose(w->file);
-  w->file = NULL;
-  remove(w->path);
+  cli_output_abort(&w->file, w->path);
 }
 
 /* Reads exactly n bytes. Returns 0, or -1 (EOF or error) without reporting. */

@@ -283,15 +283,9 @@ int cli_wav_finish(cli_wav_writer_t *w) {
     cli_wav_abort(w);
     return -1;
   }
-  rc = cli_close_output(w->file, w->path);
-  w->file = NULL;
-  if (rc != 0) remove(w->path);
-  return rc;
+  return cli_output_finish(&w->file, w->path);
 }
 
 void cli_wav_abort(cli_wav_writer_t *w) {
-  if (!w->file) return;
-  fclose(w->file);
-  w->file = NULL;
-  remove(w->path);
+  cli_output_abort(&w->file, w->path);
 }

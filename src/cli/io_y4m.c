@@ -214,16 +214,9 @@ int cli_y4m_write_frame(cli_y4m_writer_t *w, const uint8_t *i420) {
 }
 
 int cli_y4m_finish(cli_y4m_writer_t *w) {
-  if (!w->file) return 0;
-  int rc = cli_close_output(w->file, w->path);
-  w->file = NULL;
-  if (rc != 0) remove(w->path);
-  return rc;
+  return cli_output_finish(&w->file, w->path);
 }
 
 void cli_y4m_abort(cli_y4m_writer_t *w) {
-  if (!w->file) return;
-  fclose(w->file);
-  w->file = NULL;
-  remove(w->path);
+  cli_output_abort(&w->file, w->path);
 }

@@ -149,6 +149,21 @@ int cli_close_output(FILE *f, const char *path) {
   return 0;
 }
 
+int cli_output_finish(FILE **file, const char *path) {
+  if (!*file) return 0;
+  int rc = cli_close_output(*file, path);
+  *file = NULL;
+  if (rc != 0) remove(path);
+  return rc;
+}
+
+void cli_output_abort(FILE **file, const char *path) {
+  if (!*file) return;
+  fclose(*file);
+  *file = NULL;
+  remove(path);
+}
+
 int cli_write_file(const char *path, const uint8_t *data, size_t size) {
   FILE *f = fopen(path, "wb");
   if (!f) {

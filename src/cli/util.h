@@ -48,6 +48,13 @@ int cli_write_file(const char *path, const uint8_t *data, size_t size);
 /* fclose that reports a failed flush (a full disk shows up here). Returns 0 or -1. */
 int cli_close_output(FILE *f, const char *path);
 
+/* Closes an output a writer owns: on a failed flush the partial file is removed. Sets *file to
+ * NULL. Returns 0, or -1 after reporting. A NULL *file is a no-op returning 0. */
+int cli_output_finish(FILE **file, const char *path);
+
+/* Gives up on an output a writer owns: closes and removes it, sets *file to NULL. */
+void cli_output_abort(FILE **file, const char *path);
+
 static inline uint32_t cli_get_u16le(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8;
 }
