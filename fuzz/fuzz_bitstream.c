@@ -27,6 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* Keep announced frames small so the fuzzer explores the parser, not the allocator. */
     s.limits.max_width = 256;
     s.limits.max_height = 256;
+    /* The learned models of the source tree, so neural payloads reach the latent decoder. */
+    s.models_dir = AIC_DEFAULT_MODELS_DIR;
     if (aic_engine_create(&s, &engine) != AIC_OK) abort();
   }
   if (size < 1 || size > (1u << 20)) return 0;

@@ -52,6 +52,9 @@ typedef struct aic_engine_settings {
   aic_log_fn log;            /* NULL: messages are dropped */
   void *log_user;
   aic_log_level_t log_level; /* messages above this level are not built (default INFO) */
+  const char *models_dir;    /* folder of the learned models (nic-rt.aicm, nic-hq.aicm); NULL or
+                              * "": no learned codec. Borrowed during aic_engine_create only. */
+  int nn_threads;            /* threads of the learned codec's inference, 1..64 (default 1) */
 } aic_engine_settings_t;
 
 /* Fills every field with its default. */
@@ -68,6 +71,23 @@ void aic_engine_free(aic_engine_t **engine);
 /* Codecs available in this engine, in preference order. Writes up to `max` ids into `ids` and
  * returns how many there are in all (may exceed `max`). */
 size_t aic_engine_codecs(const aic_engine_t *engine, aic_codec_id_t *ids, size_t max);
+
+/* A learned model the engine loaded. */
+typedef struct aic_model_info {
+  char id[32];     /* family and the first 12 hex digits of the file's SHA-256: "nic-rt-9c77f855dc6b" */
+  char family[16]; /* "nic-rt" (real-time video) or "nic-hq" (stills, screen content) */
+  uint32_t version;
+  unsigned levels;  /* quality levels */
+  char impl[8];     /* what its convolutions run on: "dnnl" (oneDNN) or "ref" (portable C) */
+} aic_model_info_t;
+
+/* The learned models in use. Writes up to `max` into `models` and returns how many there are.
+ * The neural codec is among aic_engine_codecs exactly when this is > 0. */
+size_t aic_engine_models(const aic_engine_t *engine, aic_model_info_t *models, size_t max);
+
+/* Why learned models are missing or were refused ("" when every model file found loaded). The
+ * string lives as long as the engine. */
+const char *aic_engine_model_status(const aic_engine_t *engine);
 
 /* The highest bitrate a request may ask for (1 Gbit/s). */
 #define AIC_MAX_BITRATE_KBPS 1000000u

@@ -32,6 +32,7 @@ static const option_def_t options[] = {
     STR(http_listen,
         "HTTP address host:port for /health and /metrics, or off (default 0.0.0.0:8000)"),
     STR(data_dir, "folder for the database and state (default ./var)"),
+    STR(models_dir, "folder of the learned models nic-rt.aicm / nic-hq.aicm, or off (default: the models folder of the source tree)"),
     STR(database_url, "PostgreSQL URL; empty: SQLite in the data folder"),
     STR(jwt_secret, "secret that signs dashboard API tokens"),
     {"log_level", OPT_LEVEL, offsetof(aicd_config_t, log_level), sizeof(aic_log_level_t), 0, 0,
@@ -48,6 +49,7 @@ static const option_def_t options[] = {
     INT(max_sessions, 1, 1000000, "sessions kept at once (default 1024)"),
     INT(session_idle_timeout_s, 1, 86400,
         "idle time after which a session is dropped (default 300)"),
+    INT(nn_threads, 1, 64, "threads of one learned-codec inference (default 1)"),
 };
 #define OPTION_COUNT (sizeof options / sizeof options[0])
 
@@ -56,6 +58,7 @@ void aicd_config_default(aicd_config_t *cfg) {
   strcpy(cfg->grpc_listen, "0.0.0.0:50051");
   strcpy(cfg->http_listen, "0.0.0.0:8000");
   strcpy(cfg->data_dir, "./var");
+  snprintf(cfg->models_dir, sizeof cfg->models_dir, "%s", AIC_DEFAULT_MODELS_DIR);
   cfg->log_level = AIC_LOG_INFO;
   cfg->threads = 0; /* resolved at start from the core count */
   cfg->max_message_bytes = 32 * 1024 * 1024;
@@ -64,6 +67,7 @@ void aicd_config_default(aicd_config_t *cfg) {
   cfg->shutdown_grace_ms = 10000;
   cfg->max_sessions = 1024;
   cfg->session_idle_timeout_s = 300;
+  cfg->nn_threads = 1;
 }
 
 static void set_why(char *why, size_t why_size, const char *fmt, ...)

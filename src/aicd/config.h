@@ -13,6 +13,7 @@ typedef struct aicd_config {
   char grpc_listen[256];
   char http_listen[256]; /* "" or "off": no HTTP listener */
   char data_dir[1024];
+  char models_dir[1024]; /* learned models; "" or "off": none */
   char database_url[1024];
   char jwt_secret[256];
   aic_log_level_t log_level;
@@ -27,6 +28,7 @@ typedef struct aicd_config {
   int64_t shutdown_grace_ms;
   int64_t max_sessions;
   int64_t session_idle_timeout_s;
+  int64_t nn_threads;
   char config_file[1024];
 } aicd_config_t;
 

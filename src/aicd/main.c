@@ -100,6 +100,8 @@ int main(int argc, char **argv) {
   es.limits.max_height = (uint32_t)cfg.max_height;
   es.log = aicd_log_from_lib;
   es.log_level = cfg.log_level;
+  es.models_dir = strcmp(cfg.models_dir, "off") == 0 ? NULL : cfg.models_dir;
+  es.nn_threads = (int)cfg.nn_threads;
   if (aic_engine_create(&es, &engine) != AIC_OK || !(stats = aicd_stats_new()) ||
       !(sessions = aicd_sessions_new(engine, (size_t)cfg.max_sessions,
                                      (double)cfg.session_idle_timeout_s * 1e3))) {

@@ -366,6 +366,20 @@ static void health_check(aicd_service_t *svc, const uint8_t *data, size_t size, 
   out.n_codecs = n < AIC_CODEC_COUNT_ ? n : AIC_CODEC_COUNT_;
   out.codecs = codecs;
   out.neural_available = neural;
+  aic_model_info_t infos[8];
+  size_t n_models = aic_engine_models(svc->engine, infos, 8);
+  if (n_models > 8) n_models = 8;
+  Auralink__Aic__V1__ModelInfo models[8];
+  Auralink__Aic__V1__ModelInfo *model_ptrs[8];
+  for (size_t i = 0; i < n_models; i++) {
+    auralink__aic__v1__model_info__init(&models[i]);
+    models[i].id = infos[i].id;
+    models[i].version = infos[i].version;
+    models[i].family = infos[i].family;
+    model_ptrs[i] = &models[i];
+  }
+  out.n_models = n_models;
+  out.models = model_ptrs;
   pack(r, &out.base);
 }
 

@@ -1,6 +1,7 @@
 /* aic: the command-line tool of AuraLink AIC. This file only dispatches: each subcommand lives
  * in its own cmd_*.c, each file format in its own io_*.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aic/aic.h"
@@ -29,7 +30,14 @@ static int needs_engine(const char *cmd) {
 
 static int run_with_engine(const char *cmd, int argc, char **argv) {
   aic_engine_t *engine;
-  if (aic_engine_create(NULL, &engine) != AIC_OK) {
+  aic_engine_settings_t settings;
+  aic_engine_settings_default(&settings);
+  /* The learned models: AIC_MODELS_DIR, else the folder this build was configured with. */
+  const char *models = getenv("AIC_MODELS_DIR");
+  settings.models_dir = models ? models : AIC_DEFAULT_MODELS_DIR;
+  const char *threads = getenv("AIC_NN_THREADS");
+  if (threads && atoi(threads) >= 1 && atoi(threads) <= 64) settings.nn_threads = atoi(threads);
+  if (aic_engine_create(&settings, &engine) != AIC_OK) {
     cli_error("cannot create the engine");
     return CLI_EXIT_FAIL;
   }

@@ -179,7 +179,15 @@ static int codec_available(aic_engine_t *engine, aic_codec_id_t want) {
     len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s",
                             i ? ", " : "", aic_codec_name(ids[i]));
   }
-  cli_error("codec %s is not available in this build (available: %s)", aic_codec_name(want), list);
+  if (want == AIC_CODEC_NEURAL)
+    cli_error("codec neural is not available: %s (set AIC_MODELS_DIR to the folder of the .aicm "
+              "models; available: %s)",
+              aic_engine_model_status(engine)[0] ? aic_engine_model_status(engine)
+                                                 : "no learned model loaded",
+              list);
+  else
+    cli_error("codec %s is not available in this build (available: %s)", aic_codec_name(want),
+              list);
   return 0;
 }
 

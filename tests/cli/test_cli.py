@@ -765,3 +765,68 @@ def test_lossy_audio(tmp_path):
         v = struct.unpack(f"<{len(b) // 2}h", b)
         return sum(x * x for x in v) / len(v)
     assert 0.25 < energy(got) / energy(data) < 4
+
+
+# --- the learned codec ---------------------------------------------------------------------------
+
+MODELS = os.path.join(ROOT, "models")
+HAVE_MODEL = os.path.exists(os.path.join(MODELS, "nic-rt.aicm"))
+needs_model = pytest.mark.skipif(not HAVE_MODEL, reason="no models/nic-rt.aicm")
+
+
+def photo_pixels(w, h):
+    """The test vectors' photo crop (100x60 RGB), mirrored to any size."""
+    raw = open(os.path.join(ROOT, "tests", "data", "nn", "input_100x60.rgb"), "rb").read()
+    out = []
+    for y in range(h):
+        sy = y % 120
+        sy = 119 - sy if sy >= 60 else sy
+        row = []
+        for x in range(w):
+            sx = x % 200
+            sx = 199 - sx if sx >= 100 else sx
+            row.extend(raw[(sy * 100 + sx) * 3:(sy * 100 + sx) * 3 + 3])
+        out.append(row)
+    return out
+
+
+@needs_model
+def test_neural_every_quality_any_size(tmp_path):
+    sizes = {}
+    for w, h in [(100, 60), (37, 23)]:
+        src = tmp_path / f"p{w}.png"
+        write_png(src, w, h, 2, 8, photo_pixels(w, h))
+        for q in range(1, 9):
+            enc, dec = tmp_path / f"p{w}-{q}.aic", tmp_path / f"p{w}-{q}.png"
+            ok("encode", "--codec", "neural", "--quality", q, src, enc)
+            assert field(ok("info", enc).stdout, "codecs") == "neural x1"
+            ok("decode", enc, dec)
+            got = read_png(dec)
+            assert (got[0], got[1]) == (w, h), got[:2]
+            s = scores(ok("compare", src, dec).stdout)
+            assert float(s["psnr"]) > 18, (w, h, q, s)
+            sizes[(w, q)] = os.path.getsize(enc)
+        # more quality never costs fewer bytes
+        assert all(sizes[(w, q)] <= sizes[(w, q + 1)] for q in range(1, 8)), sizes
+
+
+@needs_model
+def test_neural_i420_video(tmp_path):
+    src, enc, dec = tmp_path / "a.y4m", tmp_path / "a.aic", tmp_path / "b.y4m"
+    w, h = 66, 38
+    write_y4m(src, w, h, smooth_frames(w, h, 3))
+    ok("encode", "--codec", "neural", "--quality", "8", src, enc)
+    assert field(ok("info", "--frames", enc).stdout, "codecs") == "neural x3"
+    ok("decode", enc, dec)
+    s = scores(ok("compare", src, dec).stdout)
+    assert float(s["ssim"]) > 0.8, s
+
+
+def test_neural_without_models_says_why(tmp_path):
+    src, enc = tmp_path / "a.png", tmp_path / "a.aic"
+    write_png(src, 16, 16, 2, 8, smooth_pixels(16, 16))
+    p = subprocess.run([AIC, "encode", "--codec", "neural", "--quality", "4", str(src), str(enc)],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, AIC_MODELS_DIR=str(tmp_path / "none")))
+    assert p.returncode == 1, p.stderr
+    assert "neural is not available" in p.stderr and "no model files" in p.stderr, p.stderr

@@ -22,8 +22,8 @@ def test_healthcheck_rpc(stub):
         f"codecs {[pb.Codec.Name(c) for c in r1.codecs]}")
     assert len(set(r1.codecs)) == len(r1.codecs), "a codec listed twice"
     assert pb.CODEC_UNSPECIFIED not in r1.codecs
-    assert r1.neural_available is False
-    assert len(r1.models) == 0, f"models {r1.models}"
+    # the models the daemon loaded are checked in test_neural.py
+    assert r1.neural_available == (len(r1.models) > 0), f"models {r1.models}"
     time.sleep(1.1)
     r2 = stub.HealthCheck(pb.HealthCheckRequest(), timeout=ac.RPC_TIMEOUT)
     assert r2.uptime_seconds > r1.uptime_seconds, (

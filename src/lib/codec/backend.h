@@ -22,6 +22,7 @@ typedef struct aic_codec_params {
   int speed;             /* encoder effort: 0 (slowest, best) .. 9 (fastest) */
   int threads;           /* encoder threads, >= 1 */
   bool keyframe;         /* inter-frame codecs: start a new group of pictures */
+  bool still;            /* the frame stands alone (no session): latency matters less */
 } aic_codec_params_t;
 
 /* Fills params with the defaults: level 4, quality 75, no bitrate, 30 fps, speed 6, 1 thread. */
@@ -67,5 +68,8 @@ extern const aic_codec_backend_t aic_codec_vp8;
 extern const aic_codec_backend_t aic_codec_av1;
 extern const aic_codec_backend_t aic_codec_jpeg;
 extern const aic_codec_backend_t aic_codec_opus;
+/* The learned codec: not in the static registry, since it needs the models an engine loads;
+ * the engine adds it to its own list and passes its model set (nn/model_set.h) as `state`. */
+extern const aic_codec_backend_t aic_codec_neural;
 
 #endif

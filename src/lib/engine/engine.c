@@ -7,6 +7,7 @@
 #include "aic/error.h"
 #include "aic/metrics.h"
 #include "codec/bitstream.h"
+#include "codec/neural_codec.h"
 #include "engine/engine_internal.h"
 #include "engine/policy.h"
 
@@ -24,6 +25,64 @@ void aic_engine_settings_default(aic_engine_settings_t *settings) {
   aic_frame_limits_default(&settings->limits);
   settings->lossless_level = 4;
   settings->log_level = AIC_LOG_INFO;
+  settings->nn_threads = 1;
+}
+
+/* Loads the learned models and, when any loaded, puts the neural codec into the engine's own
+ * codec list: after the classical lossy codecs and before the lossless ones. Inter-frame video
+ * codecs beat any intra codec on a stream; against JPEG on stills the place follows the
+ * benchmark (docs/benchmarks.md, "Learned codec"): until nic-rt wins there at equal quality and
+ * in budget, AUTO uses it only when the classical codecs fail or miss the floor, and callers
+ * ask for it by name. */
+static int load_models(aic_engine_t *e, const char *dir) {
+  e->settings.models_dir = NULL; /* borrowed for the create call: never kept */
+  if (!dir || !dir[0]) return AIC_OK;
+  aic_nic_settings_t ns;
+  aic_nic_settings_default(&ns);
+  ns.threads = e->settings.nn_threads;
+  int rc = aic_model_set_load(dir, &ns, &e->models, e->model_status,
+                              sizeof e->model_status);
+  if (rc) return rc;
+  if (e->model_status[0])
+    aic_logf(&e->logger, AIC_LOG_WARN, LOG_COMPONENT, "learned models: %s", e->model_status);
+  if (aic_model_set_count(e->models) == 0) return AIC_OK;
+  size_t n = 0;
+  for (size_t i = 0; i < e->backend_count; i++) {
+    if (n == i && (e->backends[i]->caps & AIC_CAP_LOSSLESS))
+      e->own_backends[n++] = &aic_codec_neural;
+    e->own_backends[n++] = e->backends[i];
+  }
+  if (n == e->backend_count) e->own_backends[n++] = &aic_codec_neural;
+  e->backends = e->own_backends;
+  e->backend_count = n;
+  for (size_t i = 0; i < aic_model_set_count(e->models); i++) {
+    aic_model_entry_info_t info;
+    aic_model_set_info(e->models, i, &info);
+    aic_logf(&e->logger, AIC_LOG_INFO, LOG_COMPONENT,
+             "learned model %s loaded (version %u, %u levels, %s)", info.id, info.version,
+             info.levels, info.impl);
+  }
+  return AIC_OK;
+}
+
+size_t aic_engine_models(const aic_engine_t *engine, aic_model_info_t *models, size_t max) {
+  size_t n = engine ? aic_model_set_count(engine->models) : 0;
+  for (size_t i = 0; i < n && i < max && models; i++) {
+    aic_model_entry_info_t info;
+    aic_model_set_info(engine->models, i, &info);
+    aic_model_info_t *m = &models[i];
+    memset(m, 0, sizeof *m);
+    snprintf(m->id, sizeof m->id, "%s", info.id);
+    snprintf(m->family, sizeof m->family, "%s", info.family);
+    snprintf(m->impl, sizeof m->impl, "%s", info.impl);
+    m->version = info.version;
+    m->levels = info.levels;
+  }
+  return n;
+}
+
+const char *aic_engine_model_status(const aic_engine_t *engine) {
+  return engine ? engine->model_status : "";
 }
 
 int aic_engine_create(const aic_engine_settings_t *settings, aic_engine_t **out) {
@@ -35,13 +94,18 @@ int aic_engine_create(const aic_engine_settings_t *settings, aic_engine_t **out)
   else
     aic_engine_settings_default(&s);
   if (s.limits.max_width == 0 || s.limits.max_height == 0 || s.lossless_level < 1 ||
-      s.lossless_level > 8)
+      s.lossless_level > 8 || s.nn_threads < 1 || s.nn_threads > 64)
     return AIC_EINVAL;
   aic_engine_t *e = calloc(1, sizeof *e);
   if (!e) return AIC_ENOMEM;
   e->settings = s;
   e->logger = (aic_logger_t){s.log, s.log_user, s.log_level};
   e->backends = aic_codec_backends(&e->backend_count);
+  int rc = load_models(e, s.models_dir);
+  if (rc) {
+    aic_engine_free(&e);
+    return rc;
+  }
   aic_logf(&e->logger, AIC_LOG_DEBUG, LOG_COMPONENT, "engine ready with %zu codecs",
            e->backend_count);
   *out = e;
@@ -50,6 +114,7 @@ int aic_engine_create(const aic_engine_settings_t *settings, aic_engine_t **out)
 
 void aic_engine_free(aic_engine_t **engine) {
   if (!engine || !*engine) return;
+  aic_model_set_free(&(*engine)->models);
   free(*engine);
   *engine = NULL;
 }
@@ -133,14 +198,43 @@ static int effort_level(const aic_engine_t *e, const aic_encode_params_t *p) {
   return e->settings.lossless_level;
 }
 
+/* A backend's state for this call: the engine's model set for the learned codec (it keeps no
+ * per-session state), the session's state for the others. */
+static int backend_state(aic_engine_t *e, aic_session_t *session, const aic_codec_backend_t *b,
+                         aic_state_role_t role, void **state) {
+  if (b->caps & AIC_CAP_LEARNED) {
+    *state = e->models;
+    return AIC_OK;
+  }
+  return aic_session_backend_state(session, b, role, state);
+}
+
+/* Fills a result's model fields from a learned codec's bitstream. */
+static void model_of(const aic_engine_t *e, const uint8_t *bitstream, size_t size,
+                     char model_id[32], uint32_t *model_version) {
+  uint16_t id;
+  uint32_t version;
+  unsigned level;
+  if (size < AIC_BITSTREAM_HEADER_SIZE ||
+      aic_neural_preamble_parse(bitstream + AIC_BITSTREAM_HEADER_SIZE,
+                                size - AIC_BITSTREAM_HEADER_SIZE, &id, &version, &level))
+    return;
+  int m = aic_model_set_find(e->models, id, version);
+  if (m < 0) return;
+  aic_model_entry_info_t info;
+  aic_model_set_info(e->models, (size_t)m, &info);
+  snprintf(model_id, 32, "%s", info.id);
+  *model_version = info.version;
+}
+
 /* Encodes with one backend into a complete bitstream (header + payload). Pictures for
  * AIC_CAP_YUV420 backends go through `i420` (converted once per frame by the caller); the
  * header always describes the caller's frame, so decoding restores its format. */
-static int encode_with(aic_session_t *session, const aic_codec_backend_t *b, const aic_frame_t *f,
-                       const aic_frame_t *coded, const aic_codec_params_t *cp, aic_buf_t *out,
-                       double *encode_ms, bool *keyframe) {
+static int encode_with(aic_engine_t *e, aic_session_t *session, const aic_codec_backend_t *b,
+                       const aic_frame_t *f, const aic_frame_t *coded, const aic_codec_params_t *cp,
+                       aic_buf_t *out, double *encode_ms, bool *keyframe) {
   void *state;
-  int rc = aic_session_backend_state(session, b, AIC_STATE_ENCODER, &state);
+  int rc = backend_state(e, session, b, AIC_STATE_ENCODER, &state);
   if (rc) return rc;
   out->size = 0;
   rc = aic_buf_reserve(out, AIC_BITSTREAM_HEADER_SIZE);
@@ -159,6 +253,14 @@ static int encode_with(aic_session_t *session, const aic_codec_backend_t *b, con
       .desc = *f,
       .payload_size = (uint32_t)payload,
   };
+  if (b->caps & AIC_CAP_LEARNED) {
+    uint32_t version;
+    unsigned level;
+    rc = aic_neural_preamble_parse(out->data + AIC_BITSTREAM_HEADER_SIZE, payload, &h.model_id,
+                                   &version, &level);
+    if (rc) return AIC_ECODEC;
+    h.model_version = (uint16_t)version;
+  }
   return aic_bitstream_header_write(&h, out->data + AIC_BITSTREAM_HEADER_SIZE, out->data);
 }
 
@@ -177,7 +279,7 @@ static int encode_and_measure(aic_engine_t *e, aic_session_t *session, const aic
                               const aic_codec_params_t *cp, attempt_t *a, char *detail,
                               size_t detail_size) {
   a->quality = (b->caps & AIC_CAP_LOSSLESS) ? 0 : cp->quality;
-  int rc = encode_with(session, b, frame, coded, cp, &a->bits, &a->encode_ms, &a->keyframe);
+  int rc = encode_with(e, session, b, frame, coded, cp, &a->bits, &a->encode_ms, &a->keyframe);
   if (rc) {
     aic_set_why(detail, detail_size, "%s failed to encode: %s", b->name, aic_strerror(rc));
     return rc;
@@ -288,6 +390,7 @@ int aic_engine_compress(aic_engine_t *e, aic_session_t *session, const aic_frame
     cp.bitrate_kbps = target.bitrate_kbps;
     cp.fps = target.fps;
     cp.speed = rs->speed;
+    cp.still = !session;
     cp.keyframe = params->force_keyframe || !session || rs->frames == 0 || rs->need_keyframe ||
                   session->last_codec != b->id;
     bool controlled = lossy && target.fixed_quality < 0 && target.bitrate_kbps == 0;
@@ -372,6 +475,9 @@ int aic_engine_compress(aic_engine_t *e, aic_session_t *session, const aic_frame
   result->original_size = frame->size;
   result->bitstream = aic_buf_release(&best.bits, &result->bitstream_size);
   result->ratio = (double)result->bitstream_size / (double)frame->size;
+  if (best_codec->caps & AIC_CAP_LEARNED)
+    model_of(e, result->bitstream, result->bitstream_size, result->model_id,
+             &result->model_version);
   result->fallback = fallback;
   memcpy(result->fallback_detail, detail, sizeof detail);
   aic_session_account(session, result);
@@ -382,6 +488,26 @@ done:
   if (rc && rc != AIC_ENOMEM && why && why_size && !why[0])
     aic_set_why(why, why_size, "%s", aic_strerror(rc));
   return rc;
+}
+
+/* 0 when the payload's model is loaded and agrees with the header's id and version;
+ * AIC_ECORRUPT when they disagree, AIC_EUNSUPPORTED when the model is not loaded. */
+static int check_payload_model(const aic_engine_t *e, const aic_bitstream_header_t *h,
+                               const uint8_t *payload, char *why, size_t why_size) {
+  uint16_t id;
+  uint32_t version;
+  unsigned level;
+  if (aic_neural_preamble_parse(payload, h->payload_size, &id, &version, &level) ||
+      id != h->model_id || (uint16_t)version != h->model_version) {
+    aic_set_why(why, why_size, "neural payload does not match its header's model");
+    return AIC_ECORRUPT;
+  }
+  if (aic_model_set_find(e->models, id, version) < 0) {
+    aic_set_why(why, why_size, "bitstream needs learned model %u version %u, which is not loaded",
+                (unsigned)id, (unsigned)version);
+    return AIC_EUNSUPPORTED;
+  }
+  return AIC_OK;
 }
 
 int aic_engine_decode_with(aic_engine_t *e, aic_session_t *session, aic_state_role_t role,
@@ -402,8 +528,12 @@ int aic_engine_decode_with(aic_engine_t *e, aic_session_t *session, aic_state_ro
     aic_set_why(why, why_size, "%s bitstream claims to hold audio", b->name);
     return AIC_ECORRUPT;
   }
+  if (b->caps & AIC_CAP_LEARNED) {
+    rc = check_payload_model(e, &h, payload, why, why_size);
+    if (rc) return rc;
+  }
   void *state;
-  rc = aic_session_backend_state(session, b, role, &state);
+  rc = backend_state(e, session, b, role, &state);
   if (rc) return rc;
   uint8_t *buffer = malloc(h.desc.size ? h.desc.size : 1);
   if (!buffer) return AIC_ENOMEM;
@@ -433,6 +563,7 @@ int aic_engine_decode_with(aic_engine_t *e, aic_session_t *session, aic_state_ro
   out->codec = h.codec;
   out->keyframe = (h.flags & AIC_BS_FLAG_KEYFRAME) != 0;
   out->model_version = h.model_version;
+  if (b->caps & AIC_CAP_LEARNED) model_of(e, bitstream, size, out->model_id, &out->model_version);
   return AIC_OK;
 }
 

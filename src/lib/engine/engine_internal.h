@@ -6,12 +6,16 @@
 #include "aic/engine.h"
 #include "codec/backend.h"
 #include "core/log_internal.h"
+#include "nn/model_set.h"
 
 struct aic_engine {
   aic_engine_settings_t settings;
   aic_logger_t logger;
   const aic_codec_backend_t *const *backends; /* preference order */
   size_t backend_count;
+  aic_model_set_t *models;                      /* learned models; NULL without models_dir */
+  char model_status[512];                       /* why models are missing; "" when all loaded */
+  const aic_codec_backend_t *own_backends[AIC_CODEC_COUNT_ + 1]; /* registry + neural */
 };
 
 /* Quality-targeted control of one lossy codec within one session: what quality the next frame

@@ -1,0 +1,198 @@
+/* The learned image codec as an engine backend (docs/decisions/0002-neural-codec.md).
+ *
+ * Every frame is coded on its own (intra only) by one of the models the engine loaded: nic-hq
+ * for stills and screen content when it is loaded, nic-rt otherwise. The backend has no
+ * per-session state: the engine passes its model set as `state`, and runners (with their
+ * convolution plans) come from the set's pool, so sessions and stills share them.
+ *
+ * Payload: an 8-byte preamble, then the runner's payload (nic.h: z stream, y stream):
+ *   u16 model id | u32 model version | u8 level | u8 0      (little-endian)
+ * The engine copies id and version into the bitstream header; the decoder uses the preamble to
+ * find the exact model and refuses a payload for a model it has not loaded.
+ *
+ * Pictures are coded as RGB: RGB24 directly, RGBA without its alpha (decoded alpha is 255),
+ * I420 / NV12 through the library's BT.601 conversion. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aic/convert.h"
+#include "aic/error.h"
+#include "codec/backend.h"
+#include "codec/neural_codec.h"
+#include "nn/model_set.h"
+
+static void put_u16(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+  put_u16(p, v & 0xffffu);
+  put_u16(p + 2, v >> 16);
+}
+
+static uint32_t get_u16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+
+static uint32_t get_u32(const uint8_t *p) { return get_u16(p) | get_u16(p + 2) << 16; }
+
+unsigned aic_neural_level_for(double quality, unsigned levels) {
+  if (levels <= 1) return 0;
+  if (!(quality > 0.0)) quality = 0.0; /* NaN too */
+  /* The engine's fixed levels 1..8 are qualities 10..95 (policy.c): spread those over the
+   * model's levels so the lowest and highest are both reachable. */
+  long l = lround((quality - 10.0) / 85.0 * (double)(levels - 1));
+  return (unsigned)(l < 0 ? 0 : l > (long)levels - 1 ? (long)levels - 1 : l);
+}
+
+int aic_neural_preamble_parse(const uint8_t *payload, size_t size, uint16_t *model_id,
+                              uint32_t *version, unsigned *level) {
+  if (!payload || size < AIC_NEURAL_PREAMBLE_SIZE || payload[7] != 0) return AIC_ECORRUPT;
+  *model_id = (uint16_t)get_u16(payload);
+  *version = get_u32(payload + 2);
+  *level = payload[6];
+  return *model_id ? AIC_OK : AIC_ECORRUPT;
+}
+
+/* The model for a frame: nic-hq for stills and screen content, nic-rt for the rest, whichever
+ * of the two is loaded when the preferred one is not. */
+static int pick_model(const aic_model_set_t *set, const aic_frame_t *f, bool still) {
+  bool hq = still || f->type == AIC_FRAME_SCREEN;
+  int i = aic_model_set_find_family(set, hq ? "nic-hq" : "nic-rt");
+  if (i < 0) i = aic_model_set_find_family(set, hq ? "nic-rt" : "nic-hq");
+  return i;
+}
+
+/* An RGB24 copy of the picture, or the picture itself when it is RGB24 already. */
+static int to_rgb(const aic_frame_t *f, const uint8_t **rgb, uint8_t **owned) {
+  *owned = NULL;
+  if (f->pix_fmt == AIC_PIX_RGB24) {
+    *rgb = f->data;
+    return AIC_OK;
+  }
+  size_t n = (size_t)f->width * f->height;
+  uint8_t *out = malloc(n * 3);
+  if (!out) return AIC_ENOMEM;
+  int rc = AIC_OK;
+  if (f->pix_fmt == AIC_PIX_RGBA) {
+    for (size_t i = 0; i < n; i++) memcpy(out + 3 * i, f->data + 4 * i, 3);
+  } else {
+    size_t i420_size;
+    uint8_t *i420 = NULL;
+    rc = aic_pixel_format_size(AIC_PIX_I420, f->width, f->height, &i420_size);
+    if (rc == AIC_OK && f->pix_fmt != AIC_PIX_I420 && !(i420 = malloc(i420_size))) rc = AIC_ENOMEM;
+    if (rc == AIC_OK && i420) rc = aic_picture_to_i420(f, i420);
+    if (rc == AIC_OK)
+      rc = aic_picture_from_i420(i420 ? i420 : f->data, f->width, f->height, AIC_PIX_RGB24, out);
+    free(i420);
+  }
+  if (rc) {
+    free(out);
+    return rc;
+  }
+  *rgb = out;
+  *owned = out;
+  return AIC_OK;
+}
+
+static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_params_t *params,
+                         aic_buf_t *out, bool *keyframe) {
+  aic_model_set_t *set = state;
+  if (!set || aic_model_set_count(set) == 0) return AIC_EUNSUPPORTED;
+  if (frame->type == AIC_FRAME_AUDIO || frame->width > AIC_NIC_MAX_DIM ||
+      frame->height > AIC_NIC_MAX_DIM)
+    return AIC_EUNSUPPORTED;
+  int m = pick_model(set, frame, params->still);
+  if (m < 0) return AIC_EUNSUPPORTED;
+  aic_model_entry_info_t info;
+  aic_model_set_info(set, (size_t)m, &info);
+  unsigned level = aic_neural_level_for(params->quality, info.levels);
+
+  const uint8_t *rgb;
+  uint8_t *owned;
+  int rc = to_rgb(frame, &rgb, &owned);
+  if (rc) return rc;
+  int w = (int)frame->width, h = (int)frame->height;
+  aic_nic_t *nic = NULL;
+  size_t start = out->size;
+  rc = aic_model_set_acquire(set, (size_t)m, w, h, &nic);
+  if (rc == AIC_OK) rc = aic_buf_reserve(out, AIC_NEURAL_PREAMBLE_SIZE);
+  if (rc == AIC_OK) {
+    uint8_t *p = out->data + out->size;
+    put_u16(p, info.model_id);
+    put_u32(p + 2, info.version);
+    p[6] = (uint8_t)level;
+    p[7] = 0;
+    out->size += AIC_NEURAL_PREAMBLE_SIZE;
+    rc = aic_nic_encode(nic, rgb, (size_t)w * 3, w, h, level, out);
+    if (rc) out->size = start;
+  }
+  aic_model_set_release(set, (size_t)m, nic, w, h);
+  free(owned);
+  if (rc == AIC_OK) *keyframe = true;
+  return rc;
+}
+
+static int neural_decode(void *state, const aic_frame_t *desc, const uint8_t *payload,
+                         size_t payload_size, uint8_t *dst, size_t dst_size) {
+  aic_model_set_t *set = state;
+  if (!set) return AIC_EUNSUPPORTED;
+  if (desc->type == AIC_FRAME_AUDIO || desc->width == 0 || desc->height == 0 ||
+      desc->width > AIC_NIC_MAX_DIM || desc->height > AIC_NIC_MAX_DIM)
+    return AIC_ECORRUPT;
+  size_t want;
+  if (aic_pixel_format_size(desc->pix_fmt, desc->width, desc->height, &want) != AIC_OK ||
+      want != dst_size)
+    return AIC_EINVAL;
+  uint16_t model_id;
+  uint32_t version;
+  unsigned level;
+  int rc = aic_neural_preamble_parse(payload, payload_size, &model_id, &version, &level);
+  if (rc) return rc;
+  int m = aic_model_set_find(set, model_id, version);
+  if (m < 0) return AIC_EUNSUPPORTED;
+  aic_model_entry_info_t info;
+  aic_model_set_info(set, (size_t)m, &info);
+  if (level >= info.levels) return AIC_ECORRUPT;
+
+  int w = (int)desc->width, h = (int)desc->height;
+  size_t n = (size_t)w * (size_t)h;
+  uint8_t *rgb = desc->pix_fmt == AIC_PIX_RGB24 ? dst : malloc(n * 3);
+  if (!rgb) return AIC_ENOMEM;
+  aic_nic_t *nic = NULL;
+  rc = aic_model_set_acquire(set, (size_t)m, w, h, &nic);
+  if (rc == AIC_OK)
+    rc = aic_nic_decode(nic, payload + AIC_NEURAL_PREAMBLE_SIZE,
+                        payload_size - AIC_NEURAL_PREAMBLE_SIZE, w, h, level, rgb, (size_t)w * 3);
+  aic_model_set_release(set, (size_t)m, nic, w, h);
+  if (rc == AIC_OK && rgb != dst) {
+    if (desc->pix_fmt == AIC_PIX_RGBA) {
+      for (size_t i = 0; i < n; i++) {
+        memcpy(dst + 4 * i, rgb + 3 * i, 3);
+        dst[4 * i + 3] = 255;
+      }
+    } else {
+      size_t i420_size;
+      uint8_t *i420 = NULL;
+      aic_frame_t f = {.type = desc->type, .pix_fmt = AIC_PIX_RGB24, .width = desc->width,
+                       .height = desc->height, .data = rgb, .size = n * 3};
+      rc = aic_pixel_format_size(AIC_PIX_I420, desc->width, desc->height, &i420_size);
+      if (rc == AIC_OK && desc->pix_fmt != AIC_PIX_I420 && !(i420 = malloc(i420_size)))
+        rc = AIC_ENOMEM;
+      if (rc == AIC_OK) rc = aic_picture_to_i420(&f, i420 ? i420 : dst);
+      if (rc == AIC_OK && i420)
+        rc = aic_picture_from_i420(i420, desc->width, desc->height, desc->pix_fmt, dst);
+      free(i420);
+    }
+  }
+  if (rgb != dst) free(rgb);
+  return rc;
+}
+
+const aic_codec_backend_t aic_codec_neural = {
+    .id = AIC_CODEC_NEURAL,
+    .name = "neural",
+    .caps = AIC_CAP_VIDEO | AIC_CAP_LEARNED,
+    .encode = neural_encode,
+    .decode = neural_decode,
+};

@@ -1,0 +1,54 @@
+/* The learned models an engine has loaded, and a pool of runners for each.
+ *
+ * A model file is loaded and its network checked once (aic_nic_create on a probe runner); a
+ * model that fails either is left out and the reason kept, so the engine can report the neural
+ * path as unavailable and carry on with the classical codecs.
+ *
+ * Runners hold scratch memory and convolution plans for one frame size; creating plans costs
+ * milliseconds per layer, so runners are pooled and reused across frames, sessions and
+ * threads: aic_model_set_acquire hands out an idle runner (one last used at the same size when
+ * there is one) or makes a new one, aic_model_set_release puts it back. The set is thread-safe. */
+#ifndef AIC_NN_MODEL_SET_H
+#define AIC_NN_MODEL_SET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/model_file.h"
+#include "nn/nic.h"
+
+#define AIC_MODEL_SET_MAX 4
+
+typedef struct aic_model_set aic_model_set_t;
+
+typedef struct aic_model_entry_info {
+  char family[16];   /* "nic-rt" */
+  char id[32];       /* family and the first 12 hex digits of the file's SHA-256 */
+  uint16_t model_id; /* the id the bitstream carries */
+  uint32_t version;
+  unsigned levels;
+  const char *impl; /* "dnnl" or "ref": what its convolutions run on */
+} aic_model_entry_info_t;
+
+/* Loads `<dir>/nic-rt.aicm` and `<dir>/nic-hq.aicm` (those present). Never fails for a missing
+ * or bad model: *out gets a set that may be empty, and `why` the reasons models were left out
+ * ("" when every file found loaded; "no model files in DIR" when none was there).
+ * Returns 0, AIC_EINVAL (NULL arguments) or AIC_ENOMEM. */
+int aic_model_set_load(const char *dir, const aic_nic_settings_t *settings, aic_model_set_t **out,
+                       char *why, size_t why_size);
+void aic_model_set_free(aic_model_set_t **set);
+
+size_t aic_model_set_count(const aic_model_set_t *set);
+/* Entry i's description (0 <= i < count). */
+void aic_model_set_info(const aic_model_set_t *set, size_t i, aic_model_entry_info_t *info);
+/* Index of the model with this bitstream model id and version, or -1. */
+int aic_model_set_find(const aic_model_set_t *set, uint16_t model_id, uint32_t version);
+/* Index of the model of this family, or -1. */
+int aic_model_set_find_family(const aic_model_set_t *set, const char *family);
+
+/* A runner of entry i, ready for width x height frames as far as the pool knows. Returns 0,
+ * AIC_EINVAL or AIC_ENOMEM (or the runner's creation error). Give it back with release. */
+int aic_model_set_acquire(aic_model_set_t *set, size_t i, int width, int height, aic_nic_t **nic);
+void aic_model_set_release(aic_model_set_t *set, size_t i, aic_nic_t *nic, int width, int height);
+
+#endif

@@ -1,0 +1,144 @@
+/* Internals of the learned-codec runner (nic.h), shared by its files:
+ *   nic_build.c   the model's layers -> a checked layer list and entropy tables
+ *   nic_frame.c   buffers and convolution plans for one frame size
+ *   nic_pass.c    per-element passes (quantize, dequantize + depth-to-space, GDN, latents)
+ *   nic_run.c     the float transforms g_a, h_a, g_s
+ *   nic_hyper.c   the integer hyper-synthesis (bit-exact: it chooses the probability tables)
+ *   nic.c         the public API, the payload and the timing
+ *
+ * Activations are HWC (conv.h), latents at the API C x H x W. A "level" is a scale: 0 is the
+ * frame, each stride-2 convolution adds one and each depth-to-space removes one; the size at
+ * level k is the encoder's, ceil(n / 2) k times (models.down_sizes), which is what every
+ * depth-to-space crops to. */
+#ifndef AIC_NN_NIC_INTERNAL_H
+#define AIC_NN_NIC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "entropy/cdf.h"
+#include "nic.h"
+
+#define NIC_MAX_LEVEL 16 /* stride-2 steps a model may take (8192 is 1 after 13) */
+#define NIC_Y_TABLES 64  /* the Gaussian tables of y; the index layer clamps to 0..63 */
+/* The largest |y_hat|, |z_hat| an encoder writes: far beyond any real latent; the clamp keeps
+ * float -> int conversions defined (and within nic_pass.c's exact rounding range). */
+#define NIC_LATENT_MAX (1 << 20)
+
+typedef enum nic_op {
+  NIC_CONV,   /* conv2d, f32 or int8 (quantize, exact int32 sums, dequantize) */
+  NIC_GDN,    /* gdn_lite:  x / (beta + gamma |x|) */
+  NIC_IGDN,   /* igdn_lite: x * (beta + gamma |x|) */
+  NIC_QCONV,  /* qconv2d: integer conv, requantized with ReLU to u8 (h_s) */
+  NIC_QINDEX, /* qconv2d_index: integer conv to Gaussian table indices (last h_s layer) */
+} nic_op_t;
+
+typedef struct nic_layer {
+  const char *name;
+  nic_op_t op;
+  int in_ch, out_ch, kernel, stride;
+  int level;                   /* level of the input; the output is at level + (stride == 2) - up */
+  bool up;                     /* followed by depth-to-space by 2: out_ch / 4 channels, cropped */
+  bool relu;                   /* NIC_CONV */
+  bool int8;                   /* int8 weights (always for the integer ops) */
+  bool in_u8;                  /* the input is never negative: u8 0..255, else s8 -127..127 */
+  float in_scale;              /* int8 float layers: the input's quantization step */
+  const void *weight;          /* int8_t or float, out x in x k x k (gamma: out x in) */
+  const float *bias;           /* NIC_CONV bias or GDN beta, [out_ch] */
+  float *mul;                  /* owned, int8 float layers: in_scale * weight scale[o] */
+  const int32_t *ibias;        /* NIC_QCONV [out_ch] */
+  const int32_t *mult, *shift; /* integer ops [out_ch] */
+  const int32_t *offset;       /* NIC_QINDEX [levels x out_ch] */
+  aic_nn_conv_plan_t *plan;    /* for the current frame size, or NULL */
+} nic_layer_t;
+
+typedef struct nic_stack {
+  size_t first, count; /* layers[first .. first + count) */
+} nic_stack_t;
+
+enum { NIC_PART_ANALYSIS = 1, NIC_PART_HYPER = 2, NIC_PART_SYNTHESIS = 4 };
+
+/* Everything that depends on the frame size. */
+typedef struct nic_frame {
+  int width, height; /* 0: nothing built */
+  int h[NIC_MAX_LEVEL + 1], w[NIC_MAX_LEVEL + 1];
+  unsigned built;         /* NIC_PART_* whose plans exist */
+  float *fa;              /* the activation every float layer reads and writes */
+  float *fb, *fc;         /* f32 layers: conv output before depth-to-space, |x|, GDN norm */
+  int32_t *acc;           /* int8 layers: the int32 sums */
+  void *q;                /* int8 layers: the quantized input (uint8_t or int8_t) */
+  int32_t *y_hat, *z_hat; /* C x H x W, for encode / decode */
+  uint8_t *index;
+} nic_frame_t;
+
+struct aic_nic {
+  const aic_model_file_t *model;
+  aic_nic_settings_t settings;
+  aic_nn_impl_t impl;
+  unsigned levels;
+  int M, Mz; /* channels of y and z */
+  int y_level, z_level;
+  nic_layer_t *layers;
+  size_t layer_count;
+  nic_stack_t g_a, h_a, h_s, g_s;
+  const float *gain_y, *gain_z, *igain; /* [levels x M], [levels x Mz], [levels x M] */
+  const int32_t *in_mult, *in_shift;    /* h_s.in, [levels x Mz] */
+  aic_cdf_table_t *z_tables;            /* levels x Mz */
+  uint32_t *z_cdf;
+  aic_cdf_table_t y_tables[NIC_Y_TABLES];
+  uint32_t *y_cdf;
+  nic_frame_t frame;
+  aic_nic_timing_t timing;
+};
+
+/* nic_build.c: fills the model-derived fields of nic (layers, stacks, tables) or returns
+ * AIC_ECORRUPT with `why`, or AIC_ENOMEM. nic_unbuild frees what it allocated. */
+int nic_build(aic_nic_t *nic, char *why, size_t why_size);
+void nic_unbuild(aic_nic_t *nic);
+
+/* nic_frame.c: makes the buffers for width x height and the plans of `parts` ready (rebuilding
+ * everything when the size changed). Returns 0, AIC_ENOMEM, AIC_EUNSUPPORTED or AIC_EINVAL
+ * (a plan the implementation refused). nic_frame_release frees it all. */
+int nic_frame_prepare(aic_nic_t *nic, int width, int height, unsigned parts);
+void nic_frame_release(aic_nic_t *nic);
+/* Output level of a layer. */
+int nic_layer_out_level(const nic_layer_t *l);
+
+/* nic_run.c: runs a float stack (g_a, h_a, g_s) in place on frame.fa; when input_ready the
+ * first layer's quantized input is already in frame.q. Returns 0 or a plan's error. */
+int nic_run_stack(aic_nic_t *nic, nic_stack_t stack, bool input_ready);
+
+/* nic_hyper.c: the integer h_s from z_hat (C x H x W at z_level) to the table index of every
+ * y symbol (C x H x W at y_level). Returns 0 or a plan's error. */
+int nic_hyper_run(aic_nic_t *nic, const int32_t *z_hat, unsigned level, uint8_t *index);
+
+/* nic_pass.c: per-element passes. */
+typedef struct nic_finish {
+  int h, w, ch;      /* the convolution's output */
+  const float *mul;  /* int32 input: value = acc * mul[o] (+ bias) */
+  const float *bias; /* or NULL */
+  bool relu, up;     /* up: depth-to-space by 2 into crop_h x crop_w x ch / 4 */
+  int crop_h, crop_w;
+} nic_finish_t;
+void nic_finish_i32(const int32_t *acc, const nic_finish_t *f, float *dst);
+void nic_finish_f32(const float *src, const nic_finish_t *f, float *dst);
+/* q = clamp(round_half_even(x / scale), lo, hi) with [lo, hi] = [0, 255] (u8, of |x| when
+ * absolute) or [-127, 127]; NaN goes to lo. */
+void nic_quantize(const float *x, size_t n, float scale, bool u8, bool absolute, void *q);
+void nic_abs(const float *x, size_t n, float *dst);
+/* x = x / norm or x * norm, norm = beta[c] + acc * mul[c] (int8) or the float norm. */
+void nic_gdn_i32(float *x, const int32_t *acc, size_t pixels, int ch, const float *beta,
+                 const float *mul, bool inverse);
+void nic_gdn_f32(float *x, const float *norm, size_t n, bool inverse);
+/* RGB24 -> x = pixel / 255 as float (q NULL) or quantized with scale into q (u8). */
+void nic_pixels_in(const uint8_t *rgb, size_t stride, int w, int h, float scale, float *x,
+                   uint8_t *q);
+/* x -> round(clamp(x, 0, 1) * 255), HWC with 3 channels. */
+void nic_pixels_out(const float *x, int w, int h, uint8_t *rgb, size_t stride);
+/* HWC float -> C x H x W int32: round_half_even(x * gain[c]), clamped to +-NIC_LATENT_MAX. */
+void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, int32_t *out);
+/* C x H x W int32 -> HWC float: latent * gain[c]. */
+void nic_latents_in(const int32_t *in, int h, int w, int ch, const float *gain, float *x);
+
+#endif

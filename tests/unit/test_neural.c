@@ -1,0 +1,414 @@
+/* The learned codec inside the engine: every quality level, pixel format and odd size through
+ * aic_engine_compress / aic_engine_decompress, model id and version in the results, fallback
+ * when the models are missing or damaged, and the cross-implementation check.
+ *
+ *   test_neural                 the tests (models from AIC_TEST_MODELS_DIR or the source tree)
+ *   test_neural emit DIR        codes a set of pictures into DIR (payloads + decoded pixels)
+ *   test_neural check DIR       decodes DIR's payloads here and requires identical pixels
+ *
+ * tests/nn/cross_isa.sh runs emit with the default implementation and ISA, then check with
+ * oneDNN held to AVX2 and to SSE4.1 and with the C reference. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "aic/aic.h"
+#include "aic/convert.h"
+#include "aic_test.h"
+#include "nn/model_set.h"
+#include "nn/nic.h"
+
+#define SRC_W 100
+#define SRC_H 60
+
+static const char *models_dir(void) {
+  const char *d = getenv("AIC_TEST_MODELS_DIR");
+  return d ? d : AIC_TEST_SOURCE_DIR "/models";
+}
+
+static uint8_t source[SRC_W * SRC_H * 3];
+
+static int load_source(void) {
+  const char *p = getenv("AIC_TEST_NN_INPUT");
+  if (!p) p = AIC_TEST_SOURCE_DIR "/tests/data/nn/input_100x60.rgb";
+  FILE *f = fopen(p, "rb");
+  if (!f) return -1;
+  size_t n = fread(source, 1, sizeof source, f);
+  fclose(f);
+  return n == sizeof source ? 0 : -1;
+}
+
+/* An RGB picture of any size from the 100x60 photo crop, mirrored at its edges so content
+ * stays natural at every size. */
+static uint8_t *picture(int w, int h) {
+  uint8_t *p = malloc((size_t)w * h * 3 + 1);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      int sx = x % (2 * SRC_W), sy = y % (2 * SRC_H);
+      if (sx >= SRC_W) sx = 2 * SRC_W - 1 - sx;
+      if (sy >= SRC_H) sy = 2 * SRC_H - 1 - sy;
+      memcpy(p + ((size_t)y * w + x) * 3, source + ((size_t)sy * SRC_W + sx) * 3, 3);
+    }
+  return p;
+}
+
+static aic_engine_t *engine_with(const char *dir) {
+  aic_engine_settings_t s;
+  aic_engine_settings_default(&s);
+  s.models_dir = dir;
+  aic_engine_t *e = NULL;
+  CHECK_EQ_INT(aic_engine_create(&s, &e), 0);
+  return e;
+}
+
+static bool has_neural(aic_engine_t *e) {
+  aic_codec_id_t ids[AIC_CODEC_COUNT_];
+  size_t n = aic_engine_codecs(e, ids, AIC_CODEC_COUNT_);
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == AIC_CODEC_NEURAL) return true;
+  return false;
+}
+
+static aic_engine_t *engine;
+
+/* Compresses f with the neural codec at quality q and decodes it again; returns the PSNR the
+ * engine reported (-1 on failure). */
+static double neural_round_trip(aic_session_t *session, const aic_frame_t *f, int q,
+                                size_t *bytes) {
+  aic_encode_params_t p;
+  aic_encode_params_default(&p);
+  p.codec_preference = AIC_CODEC_NEURAL;
+  p.quality = q;
+  aic_encode_result_t res;
+  char why[256];
+  int rc = aic_engine_compress(engine, session, f, &p, &res, why, sizeof why);
+  CHECK_EQ_INT(rc, 0);
+  if (rc) {
+    fprintf(stderr, "compress: %s\n", why);
+    return -1;
+  }
+  CHECK_EQ_INT(res.codec, AIC_CODEC_NEURAL);
+  CHECK_EQ_INT(res.fallback, AIC_FALLBACK_NONE);
+  CHECK(strncmp(res.model_id, "nic-", 4) == 0);
+  CHECK(res.keyframe);
+  aic_model_info_t m;
+  CHECK(aic_engine_models(engine, &m, 1) >= 1);
+  aic_decoded_frame_t dec;
+  rc = aic_engine_decompress(engine, NULL, res.bitstream, res.bitstream_size, &dec, why,
+                             sizeof why);
+  CHECK_EQ_INT(rc, 0);
+  if (rc == 0) {
+    CHECK_EQ_INT(dec.frame.pix_fmt, f->pix_fmt);
+    CHECK_EQ_INT(dec.frame.width, f->width);
+    CHECK_EQ_INT(dec.frame.height, f->height);
+    CHECK_EQ_INT(dec.codec, AIC_CODEC_NEURAL);
+    CHECK(strcmp(dec.model_id, res.model_id) == 0);
+    CHECK_EQ_INT(dec.model_version, res.model_version);
+    /* The engine measured its own decode: a receiver's decode must give the same PSNR. */
+    double psnr, ssim;
+    CHECK_EQ_INT(aic_frame_quality(f, &dec.frame, &psnr, &ssim), 0);
+    CHECK_NEAR(psnr, res.psnr_db, 1e-9);
+    aic_decoded_frame_clear(&dec);
+  } else {
+    fprintf(stderr, "decompress: %s\n", why);
+  }
+  if (bytes) *bytes = res.bitstream_size;
+  double psnr = res.psnr_db;
+  aic_encode_result_clear(&res);
+  return psnr;
+}
+
+static void test_levels_rise(void) {
+  uint8_t *rgb = picture(100, 60);
+  aic_frame_t f = {.type = AIC_FRAME_VIDEO, .pix_fmt = AIC_PIX_RGB24, .width = 100,
+                   .height = 60, .data = rgb, .size = 100 * 60 * 3};
+  double last_psnr = 0;
+  size_t last_bytes = 0;
+  for (int q = 1; q <= 8; q++) {
+    size_t bytes = 0;
+    double psnr = neural_round_trip(NULL, &f, q, &bytes);
+    printf("neural q%d: %zu bytes, %.2f dB\n", q, bytes, psnr);
+    CHECK(psnr > 15.0);
+    /* Levels are shared by neighbouring qualities; never fewer bits or less quality upward. */
+    CHECK(bytes >= last_bytes);
+    CHECK(psnr >= last_psnr - 0.05);
+    last_psnr = psnr;
+    last_bytes = bytes;
+  }
+  free(rgb);
+}
+
+static void test_formats_and_sizes(void) {
+  const aic_pixel_format_t fmts[] = {AIC_PIX_RGB24, AIC_PIX_RGBA, AIC_PIX_I420, AIC_PIX_NV12};
+  const int sizes[][2] = {{1, 1}, {7, 3}, {33, 17}, {100, 60}, {130, 71}};
+  aic_session_t *session = NULL;
+  CHECK_EQ_INT(aic_session_create(engine, &session), 0);
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    int w = sizes[s][0], h = sizes[s][1];
+    uint8_t *rgb = picture(w, h);
+    aic_frame_t src = {.type = AIC_FRAME_VIDEO, .pix_fmt = AIC_PIX_RGB24, .width = (uint32_t)w,
+                       .height = (uint32_t)h, .data = rgb, .size = (size_t)w * h * 3};
+    for (size_t k = 0; k < sizeof fmts / sizeof fmts[0]; k++) {
+      size_t size;
+      CHECK_EQ_INT(aic_pixel_format_size(fmts[k], (uint32_t)w, (uint32_t)h, &size), 0);
+      uint8_t *buf = malloc(size);
+      uint8_t *i420 = malloc((size_t)w * h * 3);
+      CHECK_EQ_INT(aic_picture_to_i420(&src, i420), 0);
+      CHECK_EQ_INT(aic_picture_from_i420(i420, (uint32_t)w, (uint32_t)h, fmts[k], buf), 0);
+      if (fmts[k] == AIC_PIX_RGB24) memcpy(buf, rgb, size);
+      aic_frame_t f = src;
+      f.pix_fmt = fmts[k];
+      f.data = buf;
+      f.size = size;
+      double psnr = neural_round_trip(s % 2 ? session : NULL, &f, 6, NULL);
+      /* A 1x1 picture has nothing to learn from; everything else is a photo crop. */
+      CHECK(psnr > (w * h > 16 ? 18.0 : 5.0));
+      free(buf);
+      free(i420);
+    }
+    free(rgb);
+  }
+  aic_session_free(&session);
+}
+
+static void test_auto_and_stats(void) {
+  uint8_t *rgb = picture(64, 48);
+  aic_frame_t f = {.type = AIC_FRAME_SCREEN, .pix_fmt = AIC_PIX_RGB24, .width = 64,
+                   .height = 48, .data = rgb, .size = 64 * 48 * 3};
+  aic_session_t *session = NULL;
+  CHECK_EQ_INT(aic_session_create(engine, &session), 0);
+  for (int i = 0; i < 3; i++) CHECK(neural_round_trip(session, &f, 5, NULL) > 15.0);
+  aic_session_stats_t st;
+  aic_session_get_stats(session, &st);
+  CHECK_EQ_INT(st.frames, 3);
+  CHECK_EQ_INT(st.last_codec, AIC_CODEC_NEURAL);
+  aic_session_free(&session);
+  free(rgb);
+}
+
+/* Without models the neural codec is absent, and asking for it falls back with the reason. */
+static void test_missing_models_fall_back(void) {
+  aic_engine_t *e = engine_with("/nonexistent/models");
+  if (!e) return;
+  CHECK(!has_neural(e));
+  CHECK_EQ_INT(aic_engine_models(e, NULL, 0), 0);
+  CHECK(strstr(aic_engine_model_status(e), "no model files") != NULL);
+  uint8_t *rgb = picture(32, 32);
+  aic_frame_t f = {.type = AIC_FRAME_VIDEO, .pix_fmt = AIC_PIX_RGB24, .width = 32, .height = 32,
+                   .data = rgb, .size = 32 * 32 * 3};
+  aic_encode_params_t p;
+  aic_encode_params_default(&p);
+  p.codec_preference = AIC_CODEC_NEURAL;
+  p.quality = 4;
+  aic_encode_result_t res;
+  char why[256];
+  CHECK_EQ_INT(aic_engine_compress(e, NULL, &f, &p, &res, why, sizeof why), 0);
+  CHECK(res.codec != AIC_CODEC_NEURAL);
+  CHECK_EQ_INT(res.fallback, AIC_FALLBACK_MODEL_UNAVAILABLE);
+  CHECK_EQ_INT(res.model_id[0], 0);
+  aic_encode_result_clear(&res);
+
+  /* A neural bitstream reaching an engine without the model is refused, not misdecoded. */
+  p.quality = 4;
+  CHECK_EQ_INT(aic_engine_compress(engine, NULL, &f, &p, &res, why, sizeof why), 0);
+  aic_decoded_frame_t dec;
+  CHECK_EQ_INT(aic_engine_decompress(e, NULL, res.bitstream, res.bitstream_size, &dec, why,
+                                     sizeof why),
+               AIC_EUNSUPPORTED);
+  aic_encode_result_clear(&res);
+  free(rgb);
+  aic_engine_free(&e);
+}
+
+static int copy_file(const char *from, const char *to, long flip_at) {
+  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+  if (!in || !out) {
+    if (in) fclose(in);
+    if (out) fclose(out);
+    return -1;
+  }
+  int c;
+  long i = 0;
+  while ((c = fgetc(in)) != EOF) fputc(i++ == flip_at ? c ^ 0x10 : c, out);
+  fclose(in);
+  return fclose(out);
+}
+
+/* A damaged model file is refused at load: the engine runs without the neural codec and says
+ * why. */
+static void test_damaged_model_refused(void) {
+  char dir[] = "/tmp/aic-test-neural-XXXXXX";
+  if (!mkdtemp(dir)) {
+    CHECK(0);
+    return;
+  }
+  char from[4096], to[4200];
+  snprintf(from, sizeof from, "%s/nic-rt.aicm", models_dir());
+  snprintf(to, sizeof to, "%s/nic-rt.aicm", dir);
+  CHECK_EQ_INT(copy_file(from, to, 5000), 0);
+  aic_engine_t *e = engine_with(dir);
+  if (e) {
+    CHECK(!has_neural(e));
+    CHECK(strstr(aic_engine_model_status(e), "SHA-256") != NULL);
+    aic_engine_free(&e);
+  }
+  unlink(to);
+  rmdir(dir);
+}
+
+/* Every truncation and some bit flips of a neural payload (header CRC repaired by going below
+ * it: decode the payload through the backend path) fail cleanly. */
+static void test_corrupt_payloads(void) {
+  aic_model_set_t *set = NULL;
+  char why[512];
+  CHECK_EQ_INT(aic_model_set_load(models_dir(), NULL, &set, why, sizeof why), 0);
+  if (!set || aic_model_set_count(set) == 0) {
+    aic_model_set_free(&set);
+    return;
+  }
+  aic_nic_t *nic = NULL;
+  CHECK_EQ_INT(aic_model_set_acquire(set, 0, 40, 24, &nic), 0);
+  uint8_t *rgb = picture(40, 24);
+  aic_buf_t buf = {0};
+  CHECK_EQ_INT(aic_nic_encode(nic, rgb, 40 * 3, 40, 24, 2, &buf), 0);
+  uint8_t out[40 * 24 * 3];
+  CHECK_EQ_INT(aic_nic_decode(nic, buf.data, buf.size, 40, 24, 2, out, 40 * 3), 0);
+  for (size_t n = 0; n < buf.size; n++)
+    CHECK(aic_nic_decode(nic, buf.data, n, 40, 24, 2, out, 40 * 3) != 0);
+  unsigned x = 7;
+  for (int k = 0; k < 2000; k++) {
+    x = x * 1103515245u + 12345u;
+    size_t at = (x >> 8) % buf.size;
+    uint8_t bit = (uint8_t)(1u << ((x >> 4) & 7));
+    buf.data[at] ^= bit;
+    (void)aic_nic_decode(nic, buf.data, buf.size, 40, 24, 2, out, 40 * 3); /* no crash */
+    buf.data[at] ^= bit;
+  }
+  /* The wrong level or a smaller size for a payload: refused or decoded, never a crash. */
+  (void)aic_nic_decode(nic, buf.data, buf.size, 40, 24, 0, out, 40 * 3);
+  (void)aic_nic_decode(nic, buf.data, buf.size, 33, 17, 2, out, 33 * 3);
+  aic_buf_free(&buf);
+  free(rgb);
+  aic_model_set_release(set, 0, nic, 40, 24);
+  aic_model_set_free(&set);
+}
+
+/* ---- cross-implementation check ---------------------------------------------------------- */
+
+static const int cross_sizes[][2] = {{100, 60}, {37, 23}, {160, 96}};
+
+static int path_of(char *p, size_t n, const char *dir, size_t i, int level, const char *what) {
+  return snprintf(p, n, "%s/%zu-q%d.%s", dir, i, level, what) >= (int)n ? -1 : 0;
+}
+
+static int write_all(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return -1;
+  size_t w = fwrite(data, 1, n, f);
+  return (fclose(f) == 0 && w == n) ? 0 : -1;
+}
+
+static uint8_t *read_all(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *p = malloc(len > 0 ? (size_t)len : 1);
+  *n = fread(p, 1, (size_t)(len > 0 ? len : 0), f);
+  fclose(f);
+  return p;
+}
+
+static int cross(const char *mode, const char *dir) {
+  bool emit = strcmp(mode, "emit") == 0;
+  aic_model_set_t *set = NULL;
+  char why[512];
+  if (aic_model_set_load(models_dir(), NULL, &set, why, sizeof why) || !aic_model_set_count(set)) {
+    printf("SKIP: no model (%s)\n", why);
+    aic_model_set_free(&set);
+    return 0;
+  }
+  if (emit) mkdir(dir, 0755);
+  int failures = 0;
+  for (size_t m = 0; m < aic_model_set_count(set); m++) {
+    aic_model_entry_info_t info;
+    aic_model_set_info(set, m, &info);
+    for (size_t i = 0; i < sizeof cross_sizes / sizeof cross_sizes[0]; i++) {
+      int w = cross_sizes[i][0], h = cross_sizes[i][1];
+      for (int level = 0; level < (int)info.levels; level++) {
+        aic_nic_t *nic = NULL;
+        if (aic_model_set_acquire(set, m, w, h, &nic)) return 1;
+        size_t n = (size_t)w * h * 3;
+        uint8_t *pix = malloc(n);
+        char pp[4300], px[4300];
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/%s", dir, info.family);
+        if (emit) mkdir(sub, 0755);
+        path_of(pp, sizeof pp, sub, i, level, "payload");
+        path_of(px, sizeof px, sub, i, level, "rgb");
+        if (emit) {
+          uint8_t *rgb = picture(w, h);
+          aic_buf_t buf = {0};
+          int rc = aic_nic_encode(nic, rgb, (size_t)w * 3, w, h, (unsigned)level, &buf);
+          rc = rc ? rc : aic_nic_decode(nic, buf.data, buf.size, w, h, (unsigned)level, pix,
+                                        (size_t)w * 3);
+          if (rc || write_all(pp, buf.data, buf.size) || write_all(px, pix, n)) failures++;
+          aic_buf_free(&buf);
+          free(rgb);
+        } else {
+          size_t psize = 0, xsize = 0;
+          uint8_t *payload = read_all(pp, &psize), *want = read_all(px, &xsize);
+          int rc = payload && want && xsize == n
+                       ? aic_nic_decode(nic, payload, psize, w, h, (unsigned)level, pix,
+                                        (size_t)w * 3)
+                       : -1;
+          if (rc || memcmp(pix, want, n) != 0) {
+            size_t diff = 0;
+            for (size_t k = 0; rc == 0 && k < n; k++) diff += pix[k] != want[k];
+            fprintf(stderr, "%s %dx%d q%d: %s (%zu of %zu bytes differ)\n", info.family, w, h,
+                    level, rc ? "decode failed" : "pixels differ", diff, n);
+            failures++;
+          }
+          free(payload);
+          free(want);
+        }
+        free(pix);
+        aic_model_set_release(set, m, nic, w, h);
+      }
+    }
+    printf("%s %s: %s, %zu sizes x %u levels, implementation %s (oneDNN ISA %s)\n", mode,
+           info.family, failures ? "FAILED" : "ok", sizeof cross_sizes / sizeof cross_sizes[0],
+           info.levels, info.impl, aic_nn_dnnl_isa());
+  }
+  aic_model_set_free(&set);
+  return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  if (load_source() != 0) {
+    printf("SKIP: no test picture (tests/data/nn/input_100x60.rgb)\n");
+    return 0;
+  }
+  if (argc == 3) return cross(argv[1], argv[2]);
+  engine = engine_with(models_dir());
+  if (!engine || !has_neural(engine)) {
+    printf("SKIP: no learned model in %s (%s)\n", models_dir(),
+           engine ? aic_engine_model_status(engine) : "no engine");
+    aic_engine_free(&engine);
+    return 0;
+  }
+  RUN(test_levels_rise);
+  RUN(test_formats_and_sizes);
+  RUN(test_auto_and_stats);
+  RUN(test_missing_models_fall_back);
+  RUN(test_damaged_model_refused);
+  RUN(test_corrupt_payloads);
+  aic_engine_free(&engine);
+  return aic_test_finish();
+}
