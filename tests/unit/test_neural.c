@@ -3,11 +3,17 @@
  * when the models are missing or damaged, and the cross-implementation check.
  *
  *   test_neural                 the tests (models from AIC_TEST_MODELS_DIR or the source tree)
- *   test_neural emit DIR        codes a set of pictures into DIR (payloads + decoded pixels)
- *   test_neural check DIR       decodes DIR's payloads here and requires identical pixels
+ *   test_neural emit DIR        codes a set of pictures into DIR (payloads, decoded latents
+ *                               and pixels)
+ *   test_neural check DIR       decodes DIR's payloads here: the latents must be identical bit
+ *                               for bit; pixels identical where g_s is all int8, else within 1
  *
  * tests/nn/cross_isa.sh runs emit with the default implementation and ISA, then check with
- * oneDNN held to AVX2 and to SSE4.1 and with the C reference. */
+ * oneDNN held to AVX2 and to SSE4.1 and with the C reference.
+ *
+ * Why pixels may differ: the exporter keeps a synthesis layer in f32 when int8 would cost more
+ * than 0.1 dB (nic-rt: 4 of 7), and f32 sums round differently per ISA. The bitstream depends on
+ * the latents only (every frame is intra-coded), so those are what must match exactly. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,6 +28,7 @@
 #include "aic_test.h"
 #include "nn/model_set.h"
 #include "nn/nic.h"
+#include "nn/nic_internal.h" /* the decoded latents, for the cross check */
 
 #define SRC_W 100
 #define SRC_H 60
@@ -127,19 +134,22 @@ static void test_levels_rise(void) {
   uint8_t *rgb = picture(100, 60);
   aic_frame_t f = {.type = AIC_FRAME_VIDEO, .pix_fmt = AIC_PIX_RGB24, .width = 100,
                    .height = 60, .data = rgb, .size = 100 * 60 * 3};
-  double last_psnr = 0;
+  double last_psnr = 0, first_psnr = 0;
   size_t last_bytes = 0;
   for (int q = 1; q <= 8; q++) {
     size_t bytes = 0;
     double psnr = neural_round_trip(NULL, &f, q, &bytes);
     printf("neural q%d: %zu bytes, %.2f dB\n", q, bytes, psnr);
-    CHECK(psnr > 15.0);
-    /* Levels are shared by neighbouring qualities; never fewer bits or less quality upward. */
+    CHECK(psnr > 22.0);
+    /* Neighbouring qualities may share a level: never fewer bits upward, and the quality of
+     * one small crop may dip a little between levels while the rate rises. */
     CHECK(bytes >= last_bytes);
-    CHECK(psnr >= last_psnr - 0.05);
+    CHECK(psnr >= last_psnr - 0.5);
+    if (q == 1) first_psnr = psnr;
     last_psnr = psnr;
     last_bytes = bytes;
   }
+  CHECK(last_psnr > first_psnr + 1.0);
   free(rgb);
 }
 
@@ -166,8 +176,10 @@ static void test_formats_and_sizes(void) {
       f.data = buf;
       f.size = size;
       double psnr = neural_round_trip(s % 2 ? session : NULL, &f, 6, NULL);
-      /* A 1x1 picture has nothing to learn from; everything else is a photo crop. */
-      CHECK(psnr > (w * h > 16 ? 18.0 : 5.0));
+      /* A few pixels have no context for the model; larger ones are a photo crop. */
+      double floor = w * h >= 1000 ? 22.0 : 8.0;
+      if (!(psnr > floor)) printf("format %d %dx%d: %.2f dB\n", (int)fmts[k], w, h, psnr);
+      CHECK(psnr > floor);
       free(buf);
       free(i420);
     }
@@ -325,6 +337,30 @@ static uint8_t *read_all(const char *path, size_t *n) {
   return p;
 }
 
+/* Whether any synthesis convolution of entry m is kept in f32 (its weight is not int8). */
+static bool model_synthesis_has_f32(const aic_model_set_t *set, size_t m) {
+  const char *fam[] = {"nic-rt", "nic-hq"};
+  aic_model_entry_info_t info;
+  aic_model_set_info(set, m, &info);
+  char path[4200];
+  bool f32 = false;
+  for (size_t k = 0; k < 2; k++) {
+    if (strcmp(info.family, fam[k]) != 0) continue;
+    snprintf(path, sizeof path, "%s/%s.aicm", models_dir(), fam[k]);
+    aic_model_file_t *file = NULL;
+    char why[256];
+    if (aic_model_load_file(path, &file, why, sizeof why) != 0) return true;
+    for (size_t i = 0; i < aic_model_tensor_count(file); i++) {
+      const aic_tensor_t *t = aic_model_tensor_at(file, i);
+      if (strncmp(t->name, "g_s.", 4) == 0 && strstr(t->name, ".weight") &&
+          t->dtype == AIC_DTYPE_F32)
+        f32 = true;
+    }
+    aic_model_file_free(&file);
+  }
+  return f32;
+}
+
 static int cross(const char *mode, const char *dir) {
   bool emit = strcmp(mode, "emit") == 0;
   aic_model_set_t *set = NULL;
@@ -339,6 +375,8 @@ static int cross(const char *mode, const char *dir) {
   for (size_t m = 0; m < aic_model_set_count(set); m++) {
     aic_model_entry_info_t info;
     aic_model_set_info(set, m, &info);
+    bool synthesis_has_f32 = model_synthesis_has_f32(set, m);
+    size_t pixel_diffs = 0, pixel_values = 0;
     for (size_t i = 0; i < sizeof cross_sizes / sizeof cross_sizes[0]; i++) {
       int w = cross_sizes[i][0], h = cross_sizes[i][1];
       for (int level = 0; level < (int)info.levels; level++) {
@@ -346,45 +384,66 @@ static int cross(const char *mode, const char *dir) {
         if (aic_model_set_acquire(set, m, w, h, &nic)) return 1;
         size_t n = (size_t)w * h * 3;
         uint8_t *pix = malloc(n);
-        char pp[4300], px[4300];
+        char pp[4300], px[4300], py[4300];
         char sub[4200];
         snprintf(sub, sizeof sub, "%s/%s", dir, info.family);
         if (emit) mkdir(sub, 0755);
         path_of(pp, sizeof pp, sub, i, level, "payload");
         path_of(px, sizeof px, sub, i, level, "rgb");
+        path_of(py, sizeof py, sub, i, level, "yhat");
+        aic_nic_shape_t shape;
+        aic_nic_shape(nic, w, h, &shape);
+        size_t ny = (size_t)shape.y_c * shape.y_h * shape.y_w * sizeof(int32_t);
         if (emit) {
           uint8_t *rgb = picture(w, h);
           aic_buf_t buf = {0};
           int rc = aic_nic_encode(nic, rgb, (size_t)w * 3, w, h, (unsigned)level, &buf);
           rc = rc ? rc : aic_nic_decode(nic, buf.data, buf.size, w, h, (unsigned)level, pix,
                                         (size_t)w * 3);
-          if (rc || write_all(pp, buf.data, buf.size) || write_all(px, pix, n)) failures++;
+          if (rc || write_all(pp, buf.data, buf.size) || write_all(px, pix, n) ||
+              write_all(py, nic->frame.y_hat, ny))
+            failures++;
           aic_buf_free(&buf);
           free(rgb);
         } else {
-          size_t psize = 0, xsize = 0;
-          uint8_t *payload = read_all(pp, &psize), *want = read_all(px, &xsize);
-          int rc = payload && want && xsize == n
+          size_t psize = 0, xsize = 0, ysize = 0;
+          uint8_t *payload = read_all(pp, &psize), *want = read_all(px, &xsize),
+                  *want_y = read_all(py, &ysize);
+          int rc = payload && want && want_y && xsize == n && ysize == ny
                        ? aic_nic_decode(nic, payload, psize, w, h, (unsigned)level, pix,
                                         (size_t)w * 3)
                        : -1;
-          if (rc || memcmp(pix, want, n) != 0) {
-            size_t diff = 0;
-            for (size_t k = 0; rc == 0 && k < n; k++) diff += pix[k] != want[k];
-            fprintf(stderr, "%s %dx%d q%d: %s (%zu of %zu bytes differ)\n", info.family, w, h,
-                    level, rc ? "decode failed" : "pixels differ", diff, n);
+          size_t diff = 0;
+          int max_diff = 0;
+          for (size_t k = 0; rc == 0 && k < n; k++) {
+            int d = abs((int)pix[k] - (int)want[k]);
+            diff += d != 0;
+            if (d > max_diff) max_diff = d;
+          }
+          if (rc || memcmp(nic->frame.y_hat, want_y, ny) != 0) {
+            fprintf(stderr, "%s %dx%d q%d: %s\n", info.family, w, h, level,
+                    rc ? "decode failed" : "decoded latents differ");
+            failures++;
+          } else if (diff && (!synthesis_has_f32 || max_diff > 1 || diff * 1000 > n)) {
+            fprintf(stderr, "%s %dx%d q%d: %zu of %zu pixel values differ, by up to %d\n",
+                    info.family, w, h, level, diff, n, max_diff);
             failures++;
           }
+          pixel_diffs += diff;
+          pixel_values += n;
           free(payload);
           free(want);
+          free(want_y);
         }
         free(pix);
         aic_model_set_release(set, m, nic, w, h);
       }
     }
-    printf("%s %s: %s, %zu sizes x %u levels, implementation %s (oneDNN ISA %s)\n", mode,
-           info.family, failures ? "FAILED" : "ok", sizeof cross_sizes / sizeof cross_sizes[0],
-           info.levels, info.impl, aic_nn_dnnl_isa());
+    printf("%s %s: %s, %zu sizes x %u levels, implementation %s (oneDNN ISA %s): latents "
+           "identical, %zu of %zu pixel values differ%s\n",
+           mode, info.family, failures ? "FAILED" : "ok",
+           sizeof cross_sizes / sizeof cross_sizes[0], info.levels, info.impl, aic_nn_dnnl_isa(),
+           pixel_diffs, pixel_values, synthesis_has_f32 ? " (f32 layers in g_s)" : "");
   }
   aic_model_set_free(&set);
   return failures ? 1 : 0;
