@@ -76,7 +76,7 @@ bench: deps
 	@mkdir -p $(BENCH_BUILD) && date +%s > $(BENCH_BUILD)/bench-started
 	@bench/install-deps
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_codecs bench_video
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench_codecs bench_video bench_neural
 	scripts/prepare-data $(if $(QUICK),--quick)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
 	  $(PY) bench/run.py --build $(BENCH_BUILD) $(if $(QUICK),--quick) \

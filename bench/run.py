@@ -3,18 +3,21 @@
 scripts/prepare-data), computes BD-rates, draws the plots and rewrites the results section of
 docs/benchmarks.md. Raw results stay in bench/results/ (CSV), plots in docs/benchmarks/ (PNG).
 
-Three parts:
+Four parts:
   stills  RD of every lossy backend and the peers (WebP, libaom all-intra) at levels 1..8
   speed   encode and decode frames per second through the engine at 360p, 720p and 1080p
   goal    on each 720p sequence: VP8 at 2.5 Mbps, then the engine's quality-targeted mode with
           min_ssim = VP8's mean SSIM, and fixed-bitrate sweeps of each rate-controlled codec to
           compare at equal mean SSIM
+  neural  the learned codec's models (models/*.aicm) against the still peers, and its speed
+          per stage: bench/neural.py, which writes its own section of the document; skipped
+          when bench_neural is not built or there is no model file
 
 Timing runs (stills, speed) run one at a time; the goal runs, which report no timing that the
 tables use, run two at a time (the machine has 2 cores).
 
 usage: bench/run.py [--build build-bench] [--quick] [--started EPOCH]
-                   [--only stills,speed,goal | --only report] [--no-doc]
+                   [--only stills,speed,goal,neural | --only report] [--no-doc]
 """
 import argparse
 import concurrent.futures
@@ -35,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import bdrate  # noqa: E402
+import neural  # noqa: E402
 import plot  # noqa: E402
 
 DATA = Path(os.environ.get("AIC_DATA", ROOT / "var" / "data"))
@@ -439,7 +443,7 @@ def record_run(args, times, total):
     for k, v in times.items():
         rec["parts"][k] = {"seconds": round(v), "quick": args.quick}
     rec["date"] = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    if set(times) == {"stills", "speed", "goal"}:
+    if set(times) >= {"stills", "speed", "goal"}:
         rec["command"] = "make bench" + (" QUICK=1" if args.quick else "")
         rec["total_seconds"] = round(total)
         rec["total_includes_setup"] = args.started is not None
@@ -482,28 +486,39 @@ def main():
     ap.add_argument("--build", default="build-bench")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--started", type=float, default=None, help="epoch the make run began")
-    ap.add_argument("--only", default="stills,speed,goal",
+    ap.add_argument("--only", default="stills,speed,goal,neural",
                     help="parts to run; 'report' runs none and only rewrites the report")
     ap.add_argument("--no-doc", action="store_true")
     args = ap.parse_args()
     t0 = time.time()
     build = (ROOT / args.build).resolve()
     RESULTS.mkdir(exist_ok=True)
+    only = set(args.only.split(","))
+    learned = dict(build=args.build, quick=args.quick, no_doc=args.no_doc,
+                   command=f"bench/run.py --only {args.only}" + (" --quick" if args.quick else ""))
+    if only >= {"stills", "speed", "goal", "neural"}:
+        learned["command"] = "make bench" + (" QUICK=1" if args.quick else "")
+    if only == {"neural"}:  # needs neither bench_video nor the classical results
+        neural.main(["--parts", "rd,speed"], **learned)
+        return
     have = run([build / "bench_video", "--list-codecs"], quiet=True).split()
     video_codecs = [c for c in VIDEO_CODECS if c in have]
     missing = [c for c in VIDEO_CODECS if c not in have]
     if missing:
         log(f"not in this build: {', '.join(missing)}")
-    only = set(args.only.split(","))
     times = {}
     for name, fn in (("stills", lambda: part_stills(build, args.quick)),
                      ("speed", lambda: part_speed(build, args.quick, video_codecs)),
-                     ("goal", lambda: part_goal(build, args.quick, video_codecs))):
+                     ("goal", lambda: part_goal(build, args.quick, video_codecs)),
+                     ("neural", lambda: neural.main(["--parts", "rd,speed"], **learned))):
         if name in only:
             t = time.time()
-            fn()
+            if fn() == neural.SKIPPED:
+                continue
             times[name] = time.time() - t
             log(f"{name} done in {times[name]:.0f} s")
+    if "report" in only:
+        neural.main(["--parts", "report"], no_doc=args.no_doc)
 
     curves = bdrate.load_curves(RESULTS / "rd.csv") if (RESULTS / "rd.csv").exists() else {}
     with open(RESULTS / "bdrate.csv", "w", newline="") as f:
