@@ -785,7 +785,7 @@ def photo_pixels(w, h):
         for x in range(w):
             sx = x % 200
             sx = 199 - sx if sx >= 100 else sx
-            row.extend(raw[(sy * 100 + sx) * 3:(sy * 100 + sx) * 3 + 3])
+            row.append(tuple(raw[(sy * 100 + sx) * 3:(sy * 100 + sx) * 3 + 3]))
         out.append(row)
     return out
 
