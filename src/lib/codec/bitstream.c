@@ -5,23 +5,9 @@
 
 #include "aic/error.h"
 #include "core/log_internal.h"
+#include "core/byteorder.h"
 
 static const uint8_t magic[4] = {'A', 'I', 'C', 'F'};
-
-static void put16(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v) {
-  put16(p, v);
-  put16(p + 2, v >> 16);
-}
-static uint32_t get16(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-static uint32_t get32(const uint8_t *p) {
-  return get16(p) | get16(p + 2) << 16;
-}
 
 static uint32_t checksum(const uint8_t *header, const uint8_t *payload, size_t payload_size) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -61,13 +47,13 @@ int aic_bitstream_header_write(const aic_bitstream_header_t *h, const uint8_t *p
   out[7] = h->flags;
   out[8] = (uint8_t)d->type;
   out[9] = (uint8_t)format;
-  put16(out + 10, h->model_id);
-  put16(out + 12, h->model_version);
-  put16(out + 14, channels);
-  put32(out + 16, dim_a);
-  put32(out + 20, dim_b);
-  put32(out + 24, h->payload_size);
-  put32(out + 28, checksum(out, payload, h->payload_size));
+  aic_put_le16(out + 10, h->model_id);
+  aic_put_le16(out + 12, h->model_version);
+  aic_put_le16(out + 14, channels);
+  aic_put_le32(out + 16, dim_a);
+  aic_put_le32(out + 20, dim_b);
+  aic_put_le32(out + 24, h->payload_size);
+  aic_put_le32(out + 28, checksum(out, payload, h->payload_size));
   return AIC_OK;
 }
 
@@ -75,11 +61,11 @@ static int parse_desc(const uint8_t *buf, const aic_frame_limits_t *limits, aic_
                       char *why, size_t why_size) {
   memset(d, 0, sizeof *d);
   d->type = (aic_frame_type_t)buf[8];
-  uint32_t dim_a = get32(buf + 16), dim_b = get32(buf + 20);
+  uint32_t dim_a = aic_get_le32(buf + 16), dim_b = aic_get_le32(buf + 20);
   if (d->type == AIC_FRAME_AUDIO) {
     d->audio_fmt = (aic_audio_format_t)buf[9];
     d->sample_rate = dim_a;
-    d->channels = get16(buf + 14);
+    d->channels = aic_get_le16(buf + 14);
     size_t bps = aic_audio_format_bytes(d->audio_fmt);
     if (bps == 0 || d->channels == 0 || d->channels > 8 || dim_b == 0) {
       aic_set_why(why, why_size, "bitstream header describes invalid audio");
@@ -141,9 +127,9 @@ int aic_bitstream_parse(const uint8_t *buf, size_t size, const aic_frame_limits_
   memset(h, 0, sizeof *h);
   h->codec = (aic_codec_id_t)buf[6];
   h->flags = buf[7];
-  h->model_id = (uint16_t)get16(buf + 10);
-  h->model_version = (uint16_t)get16(buf + 12);
-  h->payload_size = get32(buf + 24);
+  h->model_id = (uint16_t)aic_get_le16(buf + 10);
+  h->model_version = (uint16_t)aic_get_le16(buf + 12);
+  h->payload_size = aic_get_le32(buf + 24);
   if (h->codec <= AIC_CODEC_AUTO || h->codec >= AIC_CODEC_COUNT_) {
     aic_set_why(why, why_size, "bitstream names unknown codec %u", buf[6]);
     return AIC_ECORRUPT;
@@ -154,7 +140,7 @@ int aic_bitstream_parse(const uint8_t *buf, size_t size, const aic_frame_limits_
     return AIC_ECORRUPT;
   }
   const uint8_t *p = buf + AIC_BITSTREAM_HEADER_SIZE;
-  if (checksum(buf, p, h->payload_size) != get32(buf + 28)) {
+  if (checksum(buf, p, h->payload_size) != aic_get_le32(buf + 28)) {
     aic_set_why(why, why_size, "bitstream checksum mismatch (corrupted in transit?)");
     return AIC_ECORRUPT;
   }

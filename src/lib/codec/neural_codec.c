@@ -21,20 +21,7 @@
 #include "codec/backend.h"
 #include "codec/neural_codec.h"
 #include "nn/model_set.h"
-
-static void put_u16(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v) {
-  put_u16(p, v & 0xffffu);
-  put_u16(p + 2, v >> 16);
-}
-
-static uint32_t get_u16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-
-static uint32_t get_u32(const uint8_t *p) { return get_u16(p) | get_u16(p + 2) << 16; }
+#include "core/byteorder.h"
 
 unsigned aic_neural_level_for(double quality, unsigned levels) {
   if (levels <= 1) return 0;
@@ -48,8 +35,8 @@ unsigned aic_neural_level_for(double quality, unsigned levels) {
 int aic_neural_preamble_parse(const uint8_t *payload, size_t size, uint16_t *model_id,
                               uint32_t *version, unsigned *level) {
   if (!payload || size < AIC_NEURAL_PREAMBLE_SIZE || payload[7] != 0) return AIC_ECORRUPT;
-  *model_id = (uint16_t)get_u16(payload);
-  *version = get_u32(payload + 2);
+  *model_id = (uint16_t)aic_get_le16(payload);
+  *version = aic_get_le32(payload + 2);
   *level = payload[6];
   return *model_id ? AIC_OK : AIC_ECORRUPT;
 }
@@ -119,8 +106,8 @@ static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_
   if (rc == AIC_OK) rc = aic_buf_reserve(out, AIC_NEURAL_PREAMBLE_SIZE);
   if (rc == AIC_OK) {
     uint8_t *p = out->data + out->size;
-    put_u16(p, info.model_id);
-    put_u32(p + 2, info.version);
+    aic_put_le16(p, info.model_id);
+    aic_put_le32(p + 2, info.version);
     p[6] = (uint8_t)level;
     p[7] = 0;
     out->size += AIC_NEURAL_PREAMBLE_SIZE;
@@ -174,8 +161,12 @@ static int neural_decode(void *state, const aic_frame_t *desc, const uint8_t *pa
     } else {
       size_t i420_size;
       uint8_t *i420 = NULL;
-      aic_frame_t f = {.type = desc->type, .pix_fmt = AIC_PIX_RGB24, .width = desc->width,
-                       .height = desc->height, .data = rgb, .size = n * 3};
+      aic_frame_t f = {.type = desc->type,
+                       .pix_fmt = AIC_PIX_RGB24,
+                       .width = desc->width,
+                       .height = desc->height,
+                       .data = rgb,
+                       .size = n * 3};
       rc = aic_pixel_format_size(AIC_PIX_I420, desc->width, desc->height, &i420_size);
       if (rc == AIC_OK && desc->pix_fmt != AIC_PIX_I420 && !(i420 = malloc(i420_size)))
         rc = AIC_ENOMEM;

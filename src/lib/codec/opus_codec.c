@@ -36,6 +36,7 @@
 
 #include "aic/error.h"
 #include "codec/backend.h"
+#include "core/byteorder.h"
 
 enum {
   OPUS_HEADER_SIZE = 8,
@@ -137,26 +138,8 @@ static int opus_memory(void *state, bool encoder, void **mem, void **owned) {
   return AIC_OK;
 }
 
-static void put_u16(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v) {
-  put_u16(p, v & 0xFFFFu);
-  put_u16(p + 2, v >> 16);
-}
-
-static uint32_t get_u16(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t get_u32(const uint8_t *p) {
-  return get_u16(p) | get_u16(p + 2) << 16;
-}
-
 static float get_f32(const uint8_t *p) {
-  uint32_t u = get_u32(p);
+  uint32_t u = aic_get_le32(p);
   float f;
   memcpy(&f, &u, sizeof f);
   return f;
@@ -165,7 +148,7 @@ static float get_f32(const uint8_t *p) {
 static void put_f32(uint8_t *p, float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
-  put_u32(p, u);
+  aic_put_le32(p, u);
 }
 
 /* Fills pcm with `count` samples per channel starting at sample `first`, zeros past `n`. The
@@ -178,7 +161,7 @@ static void opus_gather(const aic_frame_t *frame, size_t bps, uint64_t n, uint64
       size_t k = (size_t)i * ch + c;
       const uint8_t *p = first + i < n ? frame->data + ((size_t)(first + i) * ch + c) * bps : NULL;
       if (bps == 2) {
-        pcm16[k] = p ? (int16_t)get_u16(p) : 0;
+        pcm16[k] = p ? (int16_t)aic_get_le16(p) : 0;
       } else {
         float v = p ? get_f32(p) : 0.0f;
         /* One NaN or infinity would poison the encoder's energy estimates for the rest of the
@@ -236,9 +219,9 @@ static int opus_encode_frame(void *state, const aic_frame_t *frame,
 
   rc = aic_buf_reserve(out, OPUS_HEADER_SIZE);
   if (rc) goto done;
-  put_u32(out->data + out->size, (uint32_t)n);
-  put_u16(out->data + out->size + 4, (uint32_t)lookahead);
-  put_u16(out->data + out->size + 6, (uint32_t)count);
+  aic_put_le32(out->data + out->size, (uint32_t)n);
+  aic_put_le16(out->data + out->size + 4, (uint32_t)lookahead);
+  aic_put_le16(out->data + out->size + 6, (uint32_t)count);
   out->size += OPUS_HEADER_SIZE;
 
   for (uint64_t pos = 0; pos < total; pos += packet) {
@@ -252,7 +235,7 @@ static int opus_encode_frame(void *state, const aic_frame_t *frame,
       rc = AIC_ECODEC;
       goto done;
     }
-    put_u16(out->data + out->size, (uint32_t)len);
+    aic_put_le16(out->data + out->size, (uint32_t)len);
     out->size += 2 + (size_t)len;
   }
   *keyframe = true;
@@ -271,7 +254,7 @@ static int opus_parse(const uint8_t *payload, size_t payload_size, uint32_t rate
   uint64_t total = 0;
   for (uint32_t i = 0; i < count; i++) {
     if (payload_size - pos < 2) return AIC_ECORRUPT;
-    uint32_t len = get_u16(payload + pos);
+    uint32_t len = aic_get_le16(payload + pos);
     pos += 2;
     if (len < 1 || len > payload_size - pos) return AIC_ECORRUPT;
     int ns = opus_packet_get_nb_samples(payload + pos, (opus_int32)len, (opus_int32)rate);
@@ -292,7 +275,8 @@ static int opus_decode_frame(void *state, const aic_frame_t *desc, const uint8_t
   if (rc) return rc;
   uint32_t rate = desc->sample_rate, ch = desc->channels;
   if (payload_size < OPUS_HEADER_SIZE) return AIC_ECORRUPT;
-  uint32_t n = get_u32(payload), lookahead = get_u16(payload + 4), count = get_u16(payload + 6);
+  uint32_t n = aic_get_le32(payload), lookahead = aic_get_le16(payload + 4),
+           count = aic_get_le16(payload + 6);
   if (n == 0 || (uint64_t)n * ch * bps != (uint64_t)dst_size) return AIC_ECORRUPT;
   /* Opus' delay is 6.5 ms in every mode we use; a bigger one is a lie that would only make us
    * decode audio nobody keeps. */
@@ -314,7 +298,7 @@ static int opus_decode_frame(void *state, const aic_frame_t *desc, const uint8_t
   uint64_t t = 0; /* decoded samples per channel so far, lookahead included */
   uint64_t end = (uint64_t)lookahead + n;
   for (uint32_t i = 0; i < count; i++) {
-    uint32_t len = get_u16(payload + pos);
+    uint32_t len = aic_get_le16(payload + pos);
     const uint8_t *pkt = payload + pos + 2;
     pos += 2 + (size_t)len;
     int got = bps == 2 ? opus_decode(dec, pkt, (opus_int32)len, pcm16, (int)(rate / 50), 0)
@@ -327,7 +311,7 @@ static int opus_decode_frame(void *state, const aic_frame_t *desc, const uint8_t
       uint8_t *o = dst + (size_t)(t - lookahead) * ch * bps;
       for (uint32_t c = 0; c < ch; c++, o += bps) {
         if (bps == 2)
-          put_u16(o, (uint16_t)pcm16[(size_t)k * ch + c]);
+          aic_put_le16(o, (uint16_t)pcm16[(size_t)k * ch + c]);
         else
           put_f32(o, pcmf[(size_t)k * ch + c]);
       }

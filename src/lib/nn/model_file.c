@@ -12,6 +12,7 @@
 
 #include "aic/error.h"
 #include "core/sha256.h"
+#include "core/byteorder.h"
 
 /* Header field offsets (docs/model-format.md). */
 enum {
@@ -87,16 +88,6 @@ static int fail(const ctx_t *c, int err, const char *fmt, ...) {
     va_end(ap);
   }
   return err;
-}
-
-static uint32_t get16(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-static uint32_t get32(const uint8_t *p) {
-  return get16(p) | get16(p + 2) << 16;
-}
-static uint64_t get64(const uint8_t *p) {
-  return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
 size_t aic_dtype_size(aic_dtype_t dtype) {
@@ -206,9 +197,9 @@ static int check_zero_point(const ctx_t *c, const aic_tensor_t *t) {
 static int parse_quant(const ctx_t *c, const uint8_t *payload, uint64_t psize, const uint8_t *e,
                        aic_tensor_t *t, region_t *scale_region) {
   unsigned quant = e[T_QUANT], axis = e[T_AXIS];
-  uint64_t soff = get64(e + T_SCALE_OFFSET);
-  uint32_t scount = get32(e + T_SCALE_COUNT);
-  t->zero_point = (int32_t)get32(e + T_ZERO_POINT);
+  uint64_t soff = aic_get_le64(e + T_SCALE_OFFSET);
+  uint32_t scount = aic_get_le32(e + T_SCALE_COUNT);
+  t->zero_point = (int32_t)aic_get_le32(e + T_ZERO_POINT);
   if (quant == AIC_QUANT_NONE) {
     if (axis != 0 || scount != 0 || soff != 0 || t->zero_point != 0) {
       return fail(c, AIC_ECORRUPT,
@@ -287,7 +278,7 @@ static int parse_tensor(const ctx_t *c, const uint8_t *payload, uint64_t psize, 
   }
   uint64_t count = 1;
   for (unsigned d = 0; d < AIC_MODEL_MAX_RANK; d++) {
-    uint32_t v = get32(e + T_DIMS + 4 * d);
+    uint32_t v = aic_get_le32(e + T_DIMS + 4 * d);
     if (d >= t->rank) {
       if (v != 0) {
         return fail(c, AIC_ECORRUPT,
@@ -310,7 +301,7 @@ static int parse_tensor(const ctx_t *c, const uint8_t *payload, uint64_t psize, 
   }
   char dims[64];
   format_dims(dims, sizeof dims, t->dims, t->rank);
-  uint64_t doff = get64(e + T_DATA_OFFSET), dsize = get64(e + T_DATA_SIZE);
+  uint64_t doff = aic_get_le64(e + T_DATA_OFFSET), dsize = aic_get_le64(e + T_DATA_SIZE);
   if (dsize != count * esize) {
     return fail(c, AIC_ECORRUPT,
                 "tensor '%s': data size %" PRIu64 " but %s %s needs %" PRIu64 " bytes", t->name,
@@ -648,7 +639,7 @@ static int check_envelope(const ctx_t *c, const uint8_t *b, size_t size) {
     return fail(c, AIC_ECORRUPT, "truncated: %zu bytes, shorter than the %d-byte header", size,
                 AIC_MODEL_HEADER_SIZE);
   }
-  unsigned version = get16(b + H_VERSION), hsize = get16(b + H_HEADER_SIZE);
+  unsigned version = aic_get_le16(b + H_VERSION), hsize = aic_get_le16(b + H_HEADER_SIZE);
   if (version > AIC_MODEL_FORMAT_VERSION) {
     return fail(c, AIC_EUNSUPPORTED,
                 "model format version %u is newer than this loader, which reads version %d",
@@ -663,7 +654,7 @@ static int check_envelope(const ctx_t *c, const uint8_t *b, size_t size) {
     return fail(c, AIC_ECORRUPT, "truncated: %zu bytes, shorter than the %d-byte header", size,
                 AIC_MODEL_HEADER_SIZE);
   }
-  uint64_t psize = get64(b + H_PAYLOAD_SIZE), present = size - AIC_MODEL_HEADER_SIZE;
+  uint64_t psize = aic_get_le64(b + H_PAYLOAD_SIZE), present = size - AIC_MODEL_HEADER_SIZE;
   if (psize > present) {
     return fail(c, AIC_ECORRUPT,
                 "truncated: the header declares a payload of %" PRIu64 " bytes but %" PRIu64
@@ -698,9 +689,9 @@ static int parse_header(const ctx_t *c, aic_model_file_t *m, uint64_t *table_off
   uint64_t psize = m->size - AIC_MODEL_HEADER_SIZE;
   int rc = check_padded(c, b + H_FAMILY, H_FAMILY_SIZE, is_family_char, "model family", m->family);
   if (rc != AIC_OK) return rc;
-  m->id = (uint16_t)get16(b + H_MODEL_ID);
-  m->levels = (uint16_t)get16(b + H_LEVELS);
-  m->version = get32(b + H_MODEL_VERSION);
+  m->id = (uint16_t)aic_get_le16(b + H_MODEL_ID);
+  m->levels = (uint16_t)aic_get_le16(b + H_LEVELS);
+  m->version = aic_get_le32(b + H_MODEL_VERSION);
   memcpy(m->sha256, b + H_SHA256, AIC_SHA256_SIZE);
   if (m->id == 0) {
     return fail(c, AIC_ECORRUPT, "model id 0 is reserved for 'no model' in the bitstream");
@@ -714,8 +705,8 @@ static int parse_header(const ctx_t *c, aic_model_file_t *m, uint64_t *table_off
       return fail(c, AIC_ECORRUPT, "reserved header byte %zu is 0x%02x, not 0", i, b[i]);
     }
   }
-  uint32_t arch_size = get32(b + H_ARCH_SIZE), count = get32(b + H_TENSOR_COUNT);
-  *table_offset = get32(b + H_TABLE_OFFSET);
+  uint32_t arch_size = aic_get_le32(b + H_ARCH_SIZE), count = aic_get_le32(b + H_TENSOR_COUNT);
+  *table_offset = aic_get_le32(b + H_TABLE_OFFSET);
   if (arch_size < 1 || arch_size > AIC_MODEL_MAX_ARCH_SIZE || arch_size > psize) {
     return fail(c, AIC_ECORRUPT,
                 "architecture text of %" PRIu32

@@ -8,6 +8,7 @@
 #include "conv_internal.h"
 #include "entropy/latent_coder.h"
 #include "nic_internal.h"
+#include "core/byteorder.h"
 
 void aic_nic_settings_default(aic_nic_settings_t *s) {
   if (!s) return;
@@ -183,7 +184,7 @@ static int write_streams(aic_nic_t *nic, unsigned level, aic_buf_t *out) {
   rc = aic_entropy_encode_indexed(nic->y_tables, NIC_Y_TABLES, f->index, f->y_hat, y_count(f, nic),
                                   out);
   if (rc != AIC_OK) goto fail;
-  for (int i = 0; i < 4; i++) out->data[start + i] = (uint8_t)(z_size >> (8 * i));
+  aic_put_le32(out->data + start, (uint32_t)z_size);
   return AIC_OK;
 fail:
   out->size = start;
@@ -220,8 +221,7 @@ int aic_nic_decode(aic_nic_t *nic, const uint8_t *payload, size_t size, int widt
   if (!image_ok(nic, rgb, stride, width, height, level) || (!payload && size)) return AIC_EINVAL;
   nic->timing = (aic_nic_timing_t){0};
   if (size < 4) return AIC_ECORRUPT;
-  const size_t z_size = (size_t)payload[0] | (size_t)payload[1] << 8 | (size_t)payload[2] << 16 |
-                        (size_t)payload[3] << 24;
+  const size_t z_size = aic_get_le32(payload);
   if (z_size > size - 4) return AIC_ECORRUPT;
   const uint8_t *z = payload + 4, *y = z + z_size;
   const size_t y_size = size - 4 - z_size;
