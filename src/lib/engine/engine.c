@@ -40,8 +40,7 @@ static int load_models(aic_engine_t *e, const char *dir) {
   aic_nic_settings_t ns;
   aic_nic_settings_default(&ns);
   ns.threads = e->settings.nn_threads;
-  int rc = aic_model_set_load(dir, &ns, &e->models, e->model_status,
-                              sizeof e->model_status);
+  int rc = aic_model_set_load(dir, &ns, &e->models, e->model_status, sizeof e->model_status);
   if (rc) return rc;
   if (e->model_status[0])
     aic_logf(&e->logger, AIC_LOG_WARN, LOG_COMPONENT, "learned models: %s", e->model_status);
@@ -209,6 +208,15 @@ static int backend_state(aic_engine_t *e, aic_session_t *session, const aic_code
   return aic_session_backend_state(session, b, role, state);
 }
 
+/* Fills a result's model fields with loaded model m. */
+static void describe_model(const aic_engine_t *e, int m, char model_id[32],
+                           uint32_t *model_version) {
+  aic_model_entry_info_t info;
+  aic_model_set_info(e->models, (size_t)m, &info);
+  snprintf(model_id, 32, "%s", info.id);
+  *model_version = info.version;
+}
+
 /* Fills a result's model fields from a learned codec's bitstream. */
 static void model_of(const aic_engine_t *e, const uint8_t *bitstream, size_t size,
                      char model_id[32], uint32_t *model_version) {
@@ -220,11 +228,7 @@ static void model_of(const aic_engine_t *e, const uint8_t *bitstream, size_t siz
                                 size - AIC_BITSTREAM_HEADER_SIZE, &id, &version, &level))
     return;
   int m = aic_model_set_find(e->models, id, version);
-  if (m < 0) return;
-  aic_model_entry_info_t info;
-  aic_model_set_info(e->models, (size_t)m, &info);
-  snprintf(model_id, 32, "%s", info.id);
-  *model_version = info.version;
+  if (m >= 0) describe_model(e, m, model_id, model_version);
 }
 
 /* Encodes with one backend into a complete bitstream (header + payload). Pictures for
@@ -490,10 +494,11 @@ done:
   return rc;
 }
 
-/* 0 when the payload's model is loaded and agrees with the header's id and version;
- * AIC_ECORRUPT when they disagree, AIC_EUNSUPPORTED when the model is not loaded. */
+/* 0 and the loaded model's index in *model when the payload's model is loaded and agrees with
+ * the header's id and version; AIC_ECORRUPT when they disagree, AIC_EUNSUPPORTED when the
+ * model is not loaded. */
 static int check_payload_model(const aic_engine_t *e, const aic_bitstream_header_t *h,
-                               const uint8_t *payload, char *why, size_t why_size) {
+                               const uint8_t *payload, int *model, char *why, size_t why_size) {
   uint16_t id;
   uint32_t version;
   unsigned level;
@@ -502,7 +507,8 @@ static int check_payload_model(const aic_engine_t *e, const aic_bitstream_header
     aic_set_why(why, why_size, "neural payload does not match its header's model");
     return AIC_ECORRUPT;
   }
-  if (aic_model_set_find(e->models, id, version) < 0) {
+  *model = aic_model_set_find(e->models, id, version);
+  if (*model < 0) {
     aic_set_why(why, why_size, "bitstream needs learned model %u version %u, which is not loaded",
                 (unsigned)id, (unsigned)version);
     return AIC_EUNSUPPORTED;
@@ -528,8 +534,9 @@ int aic_engine_decode_with(aic_engine_t *e, aic_session_t *session, aic_state_ro
     aic_set_why(why, why_size, "%s bitstream claims to hold audio", b->name);
     return AIC_ECORRUPT;
   }
+  int model = -1;
   if (b->caps & AIC_CAP_LEARNED) {
-    rc = check_payload_model(e, &h, payload, why, why_size);
+    rc = check_payload_model(e, &h, payload, &model, why, why_size);
     if (rc) return rc;
   }
   void *state;
@@ -563,7 +570,7 @@ int aic_engine_decode_with(aic_engine_t *e, aic_session_t *session, aic_state_ro
   out->codec = h.codec;
   out->keyframe = (h.flags & AIC_BS_FLAG_KEYFRAME) != 0;
   out->model_version = h.model_version;
-  if (b->caps & AIC_CAP_LEARNED) model_of(e, bitstream, size, out->model_id, &out->model_version);
+  if (model >= 0) describe_model(e, model, out->model_id, &out->model_version);
   return AIC_OK;
 }
 
