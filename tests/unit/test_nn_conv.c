@@ -327,6 +327,48 @@ static void test_extremes(void) {
   }
 }
 
+/* 7-bit weights (what train/quant.py exports for g_a / g_s / h_a): u8 input with |w| <= 64
+ * and s8 input with even weights run natively, without splitting the input, and must still be
+ * exact at the extremes: 255 (or -128 / 127) times +-64 (or -128 / 126) over a 5x5 kernel of
+ * 300 channels, whose sums also exceed 2^24 (so the plan is cut into parts), and with random
+ * values of the same ranges. */
+static void test_narrow_weights(void) {
+  const int C = 300, O = 24, K = 5, H = 9, W = 8;
+  for (int variant = 0; variant < 6; variant++) {
+    const bool u8 = variant < 3, random = variant == 2 || variant == 5;
+    layer_t l;
+    layer_alloc(&l, u8 ? AIC_NN_CONV_U8S8 : AIC_NN_CONV_S8S8, C, O, K, variant % 2 ? 2 : 1, H, W,
+                true);
+    int8_t *w = l.w;
+    const int hi = u8 ? 64 : 126, lo = u8 ? -64 : -128;
+    for (size_t i = 0; i < l.n_w; i++) {
+      const size_t o = i / ((size_t)C * K * K);
+      if (random)
+        w[i] = (int8_t)(u8 ? rnd_in(-64, 64) : 2 * rnd_in(-64, 63));
+      else
+        w[i] = (int8_t)(o % 3 == 0 ? hi : o % 3 == 1 ? lo : i % 2 ? hi : lo);
+    }
+    if (u8) {
+      uint8_t *s = l.src;
+      for (size_t i = 0; i < l.n_in; i++) s[i] = (uint8_t)(random ? rnd_in(0, 255) : 255);
+    } else {
+      int8_t *s = l.src;
+      for (size_t i = 0; i < l.n_in; i++)
+        s[i] = (int8_t)(random ? rnd_in(-128, 127) : variant == 3 ? 127 : (i / C) % 2 ? 127 : -128);
+    }
+    int32_t *b = l.b;
+    for (int o = 0; o < O; o++) b[o] = o % 2 ? -(1 << 30) + o : rnd_in(-(1 << 20), 1 << 20);
+    check_layer(&l, 2);
+    if (have_dnnl) {
+      aic_nn_dnnl_conv_t *c = NULL;
+      CHECK_EQ_INT(aic_nn_dnnl_conv_create(&l.d, 1, &c), AIC_OK);
+      CHECK_EQ_INT(aic_nn_dnnl_conv_groups(c), 1);
+      aic_nn_dnnl_conv_free(&c);
+    }
+    layer_free(&l);
+  }
+}
+
 /* One plan, many runs: the handles are set per run, so each run must see its own input. */
 static void test_plan_reuse(void) {
   if (!have_dnnl) {
@@ -637,6 +679,7 @@ int main(int argc, char **argv) {
   RUN(test_available);
   RUN(test_bad_descs);
   RUN(test_extremes);
+  RUN(test_narrow_weights);
   RUN(test_plan_reuse);
   RUN(test_threads);
   RUN(test_concurrent_plans);

@@ -10,10 +10,14 @@
  *     255 * 127 * 25 * 300 came out 8 below the true value.
  * So on ISAs without VNNI every input value x is split into G = 2 (or 3) values of 0..128,
  * placed as G adjacent input channels whose weights make the products add up to x * w (see
- * input_part); any pair of such products fits int16. And at plan time the input channels are
- * cut into parts whose worst-case |sum| (from the actual weights and the input range) stays
- * within 2^24, each part its own primitive; the parts' outputs and, when it could not be folded
- * in exactly, the bias are added in C. Real layers usually need one part and no C pass.
+ * input_part); any pair of such products fits int16. That doubles the work, and weights with
+ * one bit less need none of it (train/quant.py exports such weights): u8 input with |w| <= 64
+ * keeps every pair within 255 * 64 * 2 = 32640, and for s8 input oneDNN's halving is exact when
+ * every weight is even; such layers run natively on every ISA.
+ * And at plan time the input channels are cut into parts whose worst-case |sum| (from the
+ * actual weights and the input range) stays within 2^24, each part its own primitive; the
+ * parts' outputs and, when it could not be folded in exactly, the bias are added in C. Real
+ * layers usually need one part and no C pass.
  *
  * Threads. Debian's libdnnl 2.6 uses the OpenMP runtime (dnnl_config.h: DNNL_CPU_RUNTIME
  * DNNL_RUNTIME_OMP; libdnnl.so needs libgomp.so.1), which has no per-stream thread count, and
@@ -65,7 +69,8 @@ typedef struct part {
 struct aic_nn_dnnl_conv {
   aic_nn_conv_kind_t kind;
   split_mode_t split;
-  int groups; /* input channels per original one: 1, 2 or 3 */
+  int even_weights; /* S8S8 with only even weights: oneDNN may halve them (exactly) */
+  int groups;       /* input channels per original one: 1, 2 or 3 */
   int threads;
   int in_ch, out_ch, in_h, in_w, out_h, out_w;
   int nparts;
@@ -373,7 +378,8 @@ static int part_create(aic_nn_dnnl_conv_t *c, const aic_nn_conv_desc_t *d, part_
   const dnnl_memory_desc_t *spmd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
   if (!wmd || !spmd) goto fail;
   if (!f32 && (wmd->extra.flags & dnnl_memory_extra_flag_scale_adjust) &&
-      wmd->extra.scale_adjust != 1.0f) {
+      wmd->extra.scale_adjust != 1.0f &&
+      !(c->even_weights && c->split == SPLIT_NONE && wmd->extra.scale_adjust == 0.5f)) {
     rc = 1;
     goto fail;
   }
@@ -473,6 +479,23 @@ static int parts_build(aic_nn_dnnl_conv_t *c, const aic_nn_conv_desc_t *d, int a
   return 0;
 }
 
+/* 1 when no pair of products can saturate int16 without splitting (see the top of the file):
+ * u8 input and |w| <= 64, or s8 input and even weights (which also sets c->even_weights). */
+static int weights_pair_safe(aic_nn_dnnl_conv_t *c, const aic_nn_conv_desc_t *d) {
+  if (d->kind == AIC_NN_CONV_F32) return 0;
+  const int8_t *w = d->weight;
+  const size_t n = (size_t)d->out_ch * (size_t)d->in_ch * (size_t)d->kernel * (size_t)d->kernel;
+  if (d->kind == AIC_NN_CONV_U8S8) {
+    for (size_t i = 0; i < n; i++)
+      if (w[i] > 64 || w[i] < -64) return 0;
+    return 1;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (w[i] & 1) return 0;
+  c->even_weights = 1;
+  return 1;
+}
+
 static split_mode_t choose_split(const aic_nn_conv_desc_t *d, int native) {
   if (d->kind == AIC_NN_CONV_F32 || native) return SPLIT_NONE;
   if (d->kind == AIC_NN_CONV_U8S8) return SPLIT_U8;
@@ -504,7 +527,7 @@ int aic_nn_dnnl_conv_create(const aic_nn_conv_desc_t *desc, int threads, aic_nn_
     rc = map_status(st);
     goto fail;
   }
-  int native = engine_vnni, allow_bias = 1;
+  int native = engine_vnni || weights_pair_safe(c, desc), allow_bias = 1;
   for (;;) {
     c->split = choose_split(desc, native);
     c->groups = c->split == SPLIT_NONE ? 1 : c->split == SPLIT_S8_3 ? 3 : 2;
@@ -512,7 +535,7 @@ int aic_nn_dnnl_conv_create(const aic_nn_conv_desc_t *desc, int threads, aic_nn_
     if (rc == 0) break;
     parts_free(c);
     if (rc == 1 && native) {
-      native = 0; /* this oneDNN halves s8 weights even here: split as without VNNI */
+      native = 0; /* this oneDNN rescales the weights inexactly here: split as without VNNI */
     } else if (rc == AIC_EUNSUPPORTED && desc->bias && allow_bias &&
                desc->kind != AIC_NN_CONV_F32) {
       allow_bias = 0; /* no s32 bias in this oneDNN: add it in C */
@@ -568,6 +591,10 @@ int aic_nn_dnnl_conv_run(aic_nn_dnnl_conv_t *c, const void *src, void *dst) {
   }
   threads_leave(saved);
   return map_status(st);
+}
+
+int aic_nn_dnnl_conv_groups(const aic_nn_dnnl_conv_t *conv) {
+  return conv ? conv->groups : 0;
 }
 
 void aic_nn_dnnl_conv_free(aic_nn_dnnl_conv_t **conv) {

@@ -13,5 +13,8 @@ int aic_nn_dnnl_conv_create(const aic_nn_conv_desc_t *desc, int threads, aic_nn_
 /* Same contract as aic_nn_conv_run. */
 int aic_nn_dnnl_conv_run(aic_nn_dnnl_conv_t *conv, const void *src, void *dst);
 void aic_nn_dnnl_conv_free(aic_nn_dnnl_conv_t **conv);
+/* Input channels the primitive sees per channel of the layer: 1 when it runs natively, 2 or 3
+ * when the input is split for exactness (conv_dnnl.c); 0 for NULL. For tests and benchmarks. */
+int aic_nn_dnnl_conv_groups(const aic_nn_dnnl_conv_t *conv);
 
 #endif
