@@ -105,11 +105,13 @@ static int run_analysis(aic_nic_t *nic, const uint8_t *rgb, size_t stride, unsig
   /* An int8 first convolution takes the pixels quantized directly (a table of 256 values). */
   const nic_layer_t *first = &nic->layers[nic->g_a.first];
   const bool direct = first->op == NIC_CONV && first->int8;
-  nic_pixels_in(rgb, stride, f->width, f->height, first->in_scale, f->fa, direct ? f->q : NULL);
+  nic_pixels_in(rgb, stride, f->width, f->height, first->in_scale, f->fa, direct ? f->q : NULL,
+                nic->settings.threads);
   int rc = nic_run_stack(nic, nic->g_a, direct);
   if (rc != AIC_OK) return rc;
   const int k = nic->y_level;
-  nic_latents_out(f->fa, f->h[k], f->w[k], nic->M, nic->gain_y + (size_t)level * nic->M, y_hat);
+  nic_latents_out(f->fa, f->h[k], f->w[k], nic->M, nic->gain_y + (size_t)level * nic->M, y_hat,
+                  nic->settings.threads);
   return AIC_OK;
 }
 
@@ -118,10 +120,11 @@ static int run_hyper_analysis(aic_nic_t *nic, unsigned level, int32_t *z_hat) {
   nic_frame_t *f = &nic->frame;
   const int ky = nic->y_level, kz = nic->z_level;
   const size_t n = (size_t)f->h[ky] * f->w[ky] * nic->M;
-  nic_abs(f->fa, n, f->fa);
+  nic_abs(f->fa, n, f->fa, nic->settings.threads);
   int rc = nic_run_stack(nic, nic->h_a, false);
   if (rc != AIC_OK) return rc;
-  nic_latents_out(f->fa, f->h[kz], f->w[kz], nic->Mz, nic->gain_z + (size_t)level * nic->Mz, z_hat);
+  nic_latents_out(f->fa, f->h[kz], f->w[kz], nic->Mz, nic->gain_z + (size_t)level * nic->Mz, z_hat,
+                  nic->settings.threads);
   return AIC_OK;
 }
 
@@ -129,10 +132,11 @@ static int run_synthesis(aic_nic_t *nic, const int32_t *y_hat, unsigned level, u
                          size_t stride) {
   nic_frame_t *f = &nic->frame;
   const int k = nic->y_level;
-  nic_latents_in(y_hat, f->h[k], f->w[k], nic->M, nic->igain + (size_t)level * nic->M, f->fa);
+  nic_latents_in(y_hat, f->h[k], f->w[k], nic->M, nic->igain + (size_t)level * nic->M, f->fa,
+                 nic->settings.threads);
   int rc = nic_run_stack(nic, nic->g_s, false);
   if (rc != AIC_OK) return rc;
-  nic_pixels_out(f->fa, f->width, f->height, rgb, stride);
+  nic_pixels_out(f->fa, f->width, f->height, rgb, stride, nic->settings.threads);
   return AIC_OK;
 }
 

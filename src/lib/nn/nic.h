@@ -30,7 +30,7 @@ typedef struct aic_nic aic_nic_t;
 
 typedef struct aic_nic_settings {
   aic_nn_impl_t impl; /* default AIC_NN_IMPL_AUTO; env AIC_NN_IMPL=ref|dnnl overrides AUTO */
-  int threads;        /* oneDNN threads, default 1 */
+  int threads;        /* threads of oneDNN and of the per-element passes, default 1 */
 } aic_nic_settings_t;
 
 void aic_nic_settings_default(aic_nic_settings_t *s);

@@ -2,6 +2,7 @@
  *   nic_build.c   the model's layers -> a checked layer list and entropy tables
  *   nic_frame.c   buffers and convolution plans for one frame size
  *   nic_pass.c    per-element passes (quantize, dequantize + depth-to-space, GDN, latents)
+ *   nic_par.c     splits a pass over settings.threads threads (OpenMP)
  *   nic_run.c     the float transforms g_a, h_a, g_s
  *   nic_hyper.c   the integer hyper-synthesis (bit-exact: it chooses the probability tables)
  *   nic.c         the public API, the payload and the timing
@@ -113,32 +114,56 @@ int nic_run_stack(aic_nic_t *nic, nic_stack_t stack, bool input_ready);
  * y symbol (C x H x W at y_level). Returns 0 or a plan's error. */
 int nic_hyper_run(aic_nic_t *nic, const int32_t *z_hat, unsigned level, uint8_t *index);
 
-/* nic_pass.c: per-element passes. */
+/* nic_par.c: calls fn(ctx, begin, end) on contiguous ranges that cover [0, n) exactly once, at
+ * most `threads` of them at once, each on its own thread. `work` (elements the whole pass
+ * touches) below NIC_PAR_MIN_WORK runs fn(ctx, 0, n) on the calling thread: a team's start-up
+ * and barrier cost more than a small pass. */
+#define NIC_PAR_MIN_WORK ((size_t)1 << 16)
+typedef void (*nic_par_fn_t)(void *ctx, size_t begin, size_t end);
+void nic_par_for(int threads, size_t n, size_t work, nic_par_fn_t fn, void *ctx);
+
+/* nic_pass.c: per-element passes, each split over `threads` (every element is computed alone,
+ * so the split changes no result). A pass that ends a layer can also write the next int8
+ * layer's quantized input from the float values it has just computed (nic_quant_t), which
+ * saves reading them back from memory.
+ *
+ * A quantization: q = clamp(round_half_even(x / scale), lo, hi) with [lo, hi] = [0, 255] (u8,
+ * of |x| when absolute) or [-127, 127]; NaN goes to lo. */
+typedef struct nic_quant {
+  void *q; /* uint8_t (u8) or int8_t, indexed like the float values; NULL: none */
+  float scale;
+  bool u8, absolute;
+} nic_quant_t;
+void nic_quantize(const float *x, size_t n, const nic_quant_t *quant, int threads);
+void nic_abs(const float *x, size_t n, float *dst, int threads);
+
 typedef struct nic_finish {
   int h, w, ch;      /* the convolution's output */
   const float *mul;  /* int32 input: value = acc * mul[o] (+ bias) */
   const float *bias; /* or NULL */
   bool relu, up;     /* up: depth-to-space by 2 into crop_h x crop_w x ch / 4 */
   int crop_h, crop_w;
+  nic_quant_t quant; /* the next layer's input, or quant.q NULL */
 } nic_finish_t;
-void nic_finish_i32(const int32_t *acc, const nic_finish_t *f, float *dst);
-void nic_finish_f32(const float *src, const nic_finish_t *f, float *dst);
-/* q = clamp(round_half_even(x / scale), lo, hi) with [lo, hi] = [0, 255] (u8, of |x| when
- * absolute) or [-127, 127]; NaN goes to lo. */
-void nic_quantize(const float *x, size_t n, float scale, bool u8, bool absolute, void *q);
-void nic_abs(const float *x, size_t n, float *dst);
-/* x = x / norm or x * norm, norm = beta[c] + acc * mul[c] (int8) or the float norm. */
+/* dst may be NULL when f->quant.q is set: the float values are then not stored. */
+void nic_finish_i32(const int32_t *acc, const nic_finish_t *f, float *dst, int threads);
+void nic_finish_f32(const float *src, const nic_finish_t *f, float *dst, int threads);
+/* x = x / norm or x * norm, norm = beta[c] + acc * mul[c] (int8) or the float norm. With
+ * `next` (or NULL) the result is also quantized into next->q, and x is left as it was unless
+ * keep. */
 void nic_gdn_i32(float *x, const int32_t *acc, size_t pixels, int ch, const float *beta,
-                 const float *mul, bool inverse);
-void nic_gdn_f32(float *x, const float *norm, size_t n, bool inverse);
+                 const float *mul, bool inverse, const nic_quant_t *next, bool keep, int threads);
+void nic_gdn_f32(float *x, const float *norm, size_t n, bool inverse, int threads);
 /* RGB24 -> x = pixel / 255 as float (q NULL) or quantized with scale into q (u8). */
 void nic_pixels_in(const uint8_t *rgb, size_t stride, int w, int h, float scale, float *x,
-                   uint8_t *q);
+                   uint8_t *q, int threads);
 /* x -> round(clamp(x, 0, 1) * 255), HWC with 3 channels. */
-void nic_pixels_out(const float *x, int w, int h, uint8_t *rgb, size_t stride);
+void nic_pixels_out(const float *x, int w, int h, uint8_t *rgb, size_t stride, int threads);
 /* HWC float -> C x H x W int32: round_half_even(x * gain[c]), clamped to +-NIC_LATENT_MAX. */
-void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, int32_t *out);
+void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, int32_t *out,
+                     int threads);
 /* C x H x W int32 -> HWC float: latent * gain[c]. */
-void nic_latents_in(const int32_t *in, int h, int w, int ch, const float *gain, float *x);
+void nic_latents_in(const int32_t *in, int h, int w, int ch, const float *gain, float *x,
+                    int threads);
 
 #endif
