@@ -8,6 +8,11 @@
  *   speed  the whole frame path of a video frame: I420 -> RGB (the neural backend converts
  *          I420 input, neural_codec.c), encode, decode, RGB -> I420; median of N frames after
  *          a warm-up, per stage, for each thread count asked for.
+ *   pipeline  the same frame path as a sender and a receiver would run it: one thread encodes
+ *          (I420 -> RGB, encode) while another decodes the previous frame (decode, RGB ->
+ *          I420), each with a one-thread runner, so each stage has a core of its own. Reports
+ *          the throughput (frames per second through both stages) and the per-frame latency
+ *          (encode start to decode end), medians over N frames after a warm-up.
  *   macs   multiply-accumulates per pixel of each transform, computed from the model's layer
  *          shapes exactly as train/models.py's count_macs counts them.
  *
@@ -20,8 +25,11 @@
  *                        [--size WxH] image.png|image.rgb...   (.rgb: raw RGB24 of --size)
  *        bench_neural speed --model M.aicm --out speed.csv [--threads 1,2] [--runs 20]
  *                        [--warmup 3] [--levels max|...] [--impl ...] seq.y4m...
+ *        bench_neural pipeline --model M.aicm --out pipe.csv [--runs 40] [--warmup 3]
+ *                        [--levels max|...] [--impl ...] seq.y4m...
  *        bench_neural macs --model M.aicm [--size 640x360] [--out macs.csv]
  */
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +56,10 @@
 static const char rd_header[] =
     "set,image,width,height,codec,level,quality,bytes,bpp,psnr_rgb,psnr_y,ssim_y,msssim_y,"
     "enc_ms,dec_ms,engine_ms,engine_ssim";
+
+static const char pipeline_header[] =
+    "model,family,impl,isa,width,height,level,warmup,runs,bytes,fps,latency_ms,encode_ms,"
+    "decode_ms,cpu_ms";
 
 static const char speed_header[] =
     "model,family,impl,isa,threads,width,height,level,warmup,runs,bytes,cold_ms,conv_in_ms,"
@@ -426,6 +438,25 @@ static void time_frame(aic_nic_t *nic, const uint8_t *i420, int w, int h, unsign
   t[T_BYTES] = (double)(bits->size + BENCH_FRAME_OVERHEAD);
 }
 
+/* Reads `total` frames of a Y4M sequence (repeating a shorter one) before any timing, so that
+ * file I/O stays out of the measurement. Returns them back to back; the caller frees. */
+static uint8_t *read_frames(const char *path, size_t total, int *w, int *h, size_t *frame_size) {
+  bench_y4m_t y;
+  bench_y4m_open(&y, path);
+  *w = (int)y.width;
+  *h = (int)y.height;
+  *frame_size = y.frame_size;
+  if (*w > AIC_NIC_MAX_DIM || *h > AIC_NIC_MAX_DIM) bench_die("%s: too large", path);
+  uint8_t *frames = bench_xmalloc(total * y.frame_size);
+  size_t have = 0;
+  while (have < total && bench_y4m_read(&y, frames + have * y.frame_size)) have++;
+  bench_y4m_close(&y);
+  if (!have) bench_die("%s: no frames", path);
+  for (size_t k = have; k < total; k++)
+    memcpy(frames + k * y.frame_size, frames + (k % have) * y.frame_size, y.frame_size);
+  return frames;
+}
+
 static int mode_speed(const options_t *o, int argc, char **argv) {
   if (!o->out || o->first >= argc)
     bench_die("usage: bench_neural speed --model M --out speed.csv seq.y4m...");
@@ -439,24 +470,14 @@ static int mode_speed(const options_t *o, int argc, char **argv) {
   size_t total_frames = (size_t)o->warmup + (size_t)o->runs;
 
   for (int i = o->first; i < argc; i++) {
-    bench_y4m_t y;
-    bench_y4m_open(&y, argv[i]);
-    int w = (int)y.width, h = (int)y.height;
-    if (w > AIC_NIC_MAX_DIM || h > AIC_NIC_MAX_DIM) bench_die("%s: too large", argv[i]);
-    /* Distinct frames of the sequence (a shorter one is repeated), all read before timing so
-     * that file I/O stays out of the measurement. */
-    uint8_t *frames = bench_xmalloc(total_frames * y.frame_size);
-    size_t have = 0;
-    while (have < total_frames && bench_y4m_read(&y, frames + have * y.frame_size)) have++;
-    bench_y4m_close(&y);
-    if (!have) bench_die("%s: no frames", argv[i]);
-    for (size_t k = have; k < total_frames; k++)
-      memcpy(frames + k * y.frame_size, frames + (k % have) * y.frame_size, y.frame_size);
+    int w, h;
+    size_t fsize;
+    uint8_t *frames = read_frames(argv[i], total_frames, &w, &h, &fsize);
     macs_t mc;
     count_macs(m, w, h, &mc);
 
     uint8_t *rgb = bench_xmalloc((size_t)w * h * 3), *rec = bench_xmalloc((size_t)w * h * 3);
-    uint8_t *i420_out = bench_xmalloc(y.frame_size);
+    uint8_t *i420_out = bench_xmalloc(fsize);
     double *samples = bench_xmalloc((size_t)o->runs * T_COUNT * sizeof *samples);
     aic_buf_t bits = {0};
     for (size_t ti = 0; ti < nt; ti++) {
@@ -466,8 +487,8 @@ static int mode_speed(const options_t *o, int argc, char **argv) {
                 aic_model_family(m), w, h, levels[li], impl_name(nic), threads[ti]);
         double t[T_COUNT], cold_ms = NAN;
         for (size_t k = 0; k < total_frames; k++) {
-          time_frame(nic, frames + k * y.frame_size, w, h, (unsigned)levels[li], rgb, rec, i420_out,
-                     &bits, t);
+          time_frame(nic, frames + k * fsize, w, h, (unsigned)levels[li], rgb, rec, i420_out, &bits,
+                     t);
           /* The first frame of a runner builds its convolution plans: the start-up cost. */
           if (k == 0) cold_ms = t[T_TOTAL];
           if (k >= (size_t)o->warmup)
@@ -503,12 +524,156 @@ static int mode_speed(const options_t *o, int argc, char **argv) {
   return 0;
 }
 
+/* ---- pipeline: an encoding thread and a decoding thread, a frame apart ---- */
+
+#define PIPE_SLOTS 2 /* frames in flight between the two stages */
+
+typedef struct pipe_run {
+  aic_nic_t *enc, *dec;
+  const uint8_t *frames;
+  size_t fsize, count;
+  int w, h;
+  unsigned level;
+  aic_buf_t slot[PIPE_SLOTS];
+  size_t produced, consumed; /* frames handed over / taken; slot = index % PIPE_SLOTS */
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  double *t_start, *t_enc, *t_dec_start, *t_end; /* per frame, ms */
+  double *bytes;
+} pipe_run_t;
+
+static void *pipe_encoder(void *arg) {
+  pipe_run_t *p = arg;
+  uint8_t *rgb = bench_xmalloc((size_t)p->w * p->h * 3);
+  for (size_t k = 0; k < p->count; k++) {
+    pthread_mutex_lock(&p->lock);
+    while (p->produced - p->consumed >= PIPE_SLOTS) pthread_cond_wait(&p->changed, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    aic_buf_t *bits = &p->slot[k % PIPE_SLOTS];
+    p->t_start[k] = bench_now_ms();
+    if (aic_picture_from_i420(p->frames + k * p->fsize, (uint32_t)p->w, (uint32_t)p->h,
+                              AIC_PIX_RGB24, rgb))
+      bench_die("aic_picture_from_i420 failed");
+    bits->size = 0;
+    int rc = aic_nic_encode(p->enc, rgb, (size_t)p->w * 3, p->w, p->h, p->level, bits);
+    if (rc) bench_die("aic_nic_encode: %s", aic_strerror(rc));
+    p->t_enc[k] = bench_now_ms();
+    p->bytes[k] = (double)(bits->size + BENCH_FRAME_OVERHEAD);
+    pthread_mutex_lock(&p->lock);
+    p->produced++;
+    pthread_cond_broadcast(&p->changed);
+    pthread_mutex_unlock(&p->lock);
+  }
+  free(rgb);
+  return NULL;
+}
+
+static void *pipe_decoder(void *arg) {
+  pipe_run_t *p = arg;
+  uint8_t *rec = bench_xmalloc((size_t)p->w * p->h * 3), *i420 = bench_xmalloc(p->fsize);
+  for (size_t k = 0; k < p->count; k++) {
+    pthread_mutex_lock(&p->lock);
+    while (p->produced <= k) pthread_cond_wait(&p->changed, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    const aic_buf_t *bits = &p->slot[k % PIPE_SLOTS];
+    p->t_dec_start[k] = bench_now_ms();
+    int rc =
+        aic_nic_decode(p->dec, bits->data, bits->size, p->w, p->h, p->level, rec, (size_t)p->w * 3);
+    if (rc) bench_die("aic_nic_decode: %s", aic_strerror(rc));
+    aic_frame_t f = {.type = AIC_FRAME_VIDEO,
+                     .pix_fmt = AIC_PIX_RGB24,
+                     .width = (uint32_t)p->w,
+                     .height = (uint32_t)p->h,
+                     .data = rec,
+                     .size = (size_t)p->w * p->h * 3};
+    if (aic_picture_to_i420(&f, i420)) bench_die("aic_picture_to_i420 failed");
+    p->t_end[k] = bench_now_ms();
+    pthread_mutex_lock(&p->lock);
+    p->consumed++;
+    pthread_cond_broadcast(&p->changed);
+    pthread_mutex_unlock(&p->lock);
+  }
+  free(i420);
+  free(rec);
+  return NULL;
+}
+
+static int mode_pipeline(const options_t *o, int argc, char **argv) {
+  if (!o->out || o->first >= argc)
+    bench_die("usage: bench_neural pipeline --model M --out pipe.csv seq.y4m...");
+  aic_model_file_t *m = load_model(o->model);
+  int levels[MAX_LIST];
+  size_t nl = parse_levels(o->levels ? o->levels : "max", aic_model_levels(m), levels);
+  aic_nn_impl_t impl = parse_impl(o->impl);
+  FILE *csv = bench_csv_open(o->out, pipeline_header);
+  const size_t total = (size_t)o->warmup + (size_t)o->runs, W = (size_t)o->warmup;
+  for (int i = o->first; i < argc; i++) {
+    pipe_run_t p = {.count = total};
+    p.frames = read_frames(argv[i], total, &p.w, &p.h, &p.fsize);
+    double *t = bench_xmalloc(5 * total * sizeof *t), *v = bench_xmalloc(total * sizeof *v);
+    p.t_start = t;
+    p.t_enc = t + total;
+    p.t_dec_start = t + 2 * total;
+    p.t_end = t + 3 * total;
+    p.bytes = t + 4 * total;
+    for (size_t li = 0; li < nl; li++) {
+      p.enc = make_runner(m, impl, 1);
+      p.dec = make_runner(m, impl, 1);
+      p.level = (unsigned)levels[li];
+      p.produced = p.consumed = 0;
+      fprintf(stderr, "bench_neural: pipeline %s %dx%d level %d, %s, 1 + 1 threads\n",
+              aic_model_family(m), p.w, p.h, levels[li], impl_name(p.enc));
+      pthread_mutex_init(&p.lock, NULL);
+      pthread_cond_init(&p.changed, NULL);
+      pthread_t te, td;
+      double c0 = cpu_now_ms();
+      if (pthread_create(&te, NULL, pipe_encoder, &p) ||
+          pthread_create(&td, NULL, pipe_decoder, &p))
+        bench_die("pthread_create failed");
+      pthread_join(te, NULL);
+      pthread_join(td, NULL);
+      double cpu = cpu_now_ms() - c0;
+      pthread_cond_destroy(&p.changed);
+      pthread_mutex_destroy(&p.lock);
+      /* Throughput: frames finished per second once the warm-up frames are through; the
+       * first frames of each runner build the convolution plans. */
+      const double span = p.t_end[total - 1] - (W ? p.t_end[W - 1] : p.t_start[0]);
+      const size_t n = (size_t)o->runs;
+      double med[4];
+      for (size_t k = 0; k < n; k++) v[k] = p.t_end[W + k] - p.t_start[W + k];
+      med[0] = median(v, n);
+      for (size_t k = 0; k < n; k++) v[k] = p.t_enc[W + k] - p.t_start[W + k];
+      med[1] = median(v, n);
+      for (size_t k = 0; k < n; k++) v[k] = p.t_end[W + k] - p.t_dec_start[W + k];
+      med[2] = median(v, n);
+      for (size_t k = 0; k < n; k++) v[k] = p.bytes[W + k];
+      med[3] = median(v, n);
+      fprintf(csv, "%s,%s,%s,%s,%d,%d,%d,%d,%d,%.0f,%.2f,%.3f,%.3f,%.3f,%.3f\n",
+              bench_stem(o->model), aic_model_family(m), impl_name(p.enc),
+              aic_nic_impl(p.enc) == AIC_NN_IMPL_DNNL ? aic_nn_dnnl_isa() : "c", p.w, p.h,
+              levels[li], o->warmup, o->runs, med[3], 1000.0 * (double)n / span, med[0], med[1],
+              med[2], cpu / (double)total);
+      fflush(csv);
+      aic_nic_free(&p.enc);
+      aic_nic_free(&p.dec);
+    }
+    for (int k = 0; k < PIPE_SLOTS; k++) aic_buf_free(&p.slot[k]);
+    free(v);
+    free(t);
+    free((void *)p.frames);
+  }
+  fclose(csv);
+  aic_model_file_free(&m);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 2) bench_die("usage: bench_neural rd|speed|macs --model M.aicm ...");
+  if (argc < 2) bench_die("usage: bench_neural rd|speed|pipeline|macs --model M.aicm ...");
   options_t o;
   parse_options(argc, argv, &o);
   if (strcmp(argv[1], "rd") == 0) return mode_rd(&o, argc, argv);
   if (strcmp(argv[1], "speed") == 0) return mode_speed(&o, argc, argv);
+  if (strcmp(argv[1], "pipeline") == 0) return mode_pipeline(&o, argc, argv);
   if (strcmp(argv[1], "macs") == 0) return mode_macs(&o);
-  bench_die("unknown mode %s (rd, speed, macs)", argv[1]);
+  bench_die("unknown mode %s (rd, speed, pipeline, macs)", argv[1]);
 }
