@@ -125,6 +125,9 @@ def main(argv=None):
                     help="validation images for the per-layer int8 tests")
     ap.add_argument("--max-loss-db", type=float, default=0.1)
     ap.add_argument("--all-f32", action="store_true", help="no int8 in g_a / g_s / h_a")
+    ap.add_argument("--all-int8", action="store_true",
+                    help="every layer of g_a / g_s / h_a in int8 without the per-layer test (a "
+                    "model trained with train.py --qat)")
     ap.add_argument("--vectors", help="write test vectors under DIR/<family>/")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--report", help="write the figures as JSON here")
@@ -177,7 +180,9 @@ def main(argv=None):
         top, few = [L - 1], val[:args.layer_images]
         base = coding.evaluate(model, few, top, ihs, ztab)[0]
         int8_layers, per_layer = [], {}
-        if not args.all_f32:
+        if args.all_int8:
+            int8_layers = list(fq.layers)
+        elif not args.all_f32:
             for name in fq.layers:
                 fq.enable([name])
                 r = coding.evaluate(model, few, top, ihs, ztab)[0]
@@ -224,9 +229,9 @@ def _conv(name, conv, fq, int8_layers, act="none"):
     t = {}
     q = name in int8_layers
     if q:
-        w, sw = quant.quantize_weight(conv.weight)
+        s, unsigned = fq.input_scale(name)
+        w, sw = quant.quantize_layer_weight(conv.weight, unsigned)
         t[f"{name}.weight"] = (w, sw, 0)
-        s, _ = fq.input_scale(name)
         t[f"{name}.in_scale"] = np.array([s], dtype=np.float32)
     else:
         t[f"{name}.weight"] = conv.weight.detach().float().numpy()
@@ -246,7 +251,7 @@ def _gdn(name, gdn, fq, int8_layers):
     gamma = gdn.gamma().detach()
     q = name in int8_layers
     if q:
-        w, sg = quant.quantize_weight(gamma)
+        w, sg = quant.quantize_layer_weight(gamma, True)
         t[f"{name}.gamma"] = (w, sg, 0)
         s, _ = fq.input_scale(name)
         t[f"{name}.in_scale"] = np.array([s], dtype=np.float32)

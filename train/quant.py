@@ -44,13 +44,34 @@ def mult_shift(real):
     return mult.astype(np.int64), shift.astype(np.int64)
 
 
-def quantize_weight(w):
-    """int8 per output channel (axis 0), symmetric: (q int8 numpy, scales float32 numpy)."""
+def quantize_weight(w, qmax=127):
+    """int8 per output channel (axis 0), symmetric in -qmax..qmax: (q int8 numpy, scales float32
+    numpy)."""
     w = w.detach().double()
     amax = w.abs().reshape(w.shape[0], -1).amax(dim=1).clamp(min=1e-12)
-    scale = (amax / 127.0)
-    q = torch.clamp(torch.round(w / scale.reshape(-1, *([1] * (w.dim() - 1)))), -127, 127)
+    scale = (amax / float(qmax))
+    q = torch.clamp(torch.round(w / scale.reshape(-1, *([1] * (w.dim() - 1)))), -qmax, qmax)
     return q.to(torch.int8).numpy(), scale.float().numpy()
+
+
+# The int8 layers of g_a / g_s / h_a carry 7-bit weights, so that oneDNN runs them exactly on
+# AVX2 without VNNI and without splitting the input (src/lib/nn/conv_dnnl.c): with u8 inputs
+# VPMADDUBSW's pair sums stay within int16 when |q| <= 64 (255 * 64 * 2 = 32640); with s8
+# inputs oneDNN halves the weights, which is exact when they are even (q = 2 * (-63..63)).
+U8_WEIGHT_QMAX, S8_WEIGHT_QMAX = 64, 63
+
+
+def layer_weight_qmax(unsigned):
+    return U8_WEIGHT_QMAX if unsigned else S8_WEIGHT_QMAX
+
+
+def quantize_layer_weight(w, unsigned):
+    """quantize_weight for an int8 layer of g_a / g_s / h_a with a u8 (unsigned) or s8 input:
+    (q int8 numpy, scales float32 numpy) with q * scale the same values training simulated."""
+    q, scale = quantize_weight(w, layer_weight_qmax(unsigned))
+    if unsigned:
+        return q, scale
+    return (2 * q.astype(np.int16)).astype(np.int8), (scale / 2).astype(np.float32)
 
 
 def _rshift(v, s):
@@ -231,14 +252,14 @@ class FakeQuant:
             m = self.layers[n]
             if isinstance(m, nn.Conv2d):
                 self.saved[n] = m.weight.data.clone()
-                q, sw = quantize_weight(m.weight)
+                q, sw = quantize_layer_weight(m.weight, self.input_scale(n)[1])
                 m.weight.data = torch.from_numpy(q.astype(np.float32)) * torch.from_numpy(
                     sw).reshape(-1, 1, 1, 1)
                 self.hooks.append(m.register_forward_pre_hook(self._quant_input(n)))
             else:  # GDN-lite: gamma int8 per row, |x| quantized as an unsigned input
                 s, _ = self.input_scale(n)
                 gamma = m.gamma().detach()
-                q, sg = quantize_weight(gamma)
+                q, sg = quantize_layer_weight(gamma, True)
                 gq = torch.from_numpy(q.astype(np.float32)) * torch.from_numpy(sg).reshape(-1, 1)
                 beta = m.beta().detach()
                 self.saved[n] = m.forward
@@ -260,3 +281,57 @@ class FakeQuant:
             else:
                 m.forward = v
         self.saved = {}
+
+
+def ste_weight(w, qmax):
+    """w fake-quantized per output channel to -qmax..qmax (quantize_layer_weight's values) with
+    a straight-through gradient, so that training sees the weights the exporter will write."""
+    amax = w.detach().abs().reshape(w.shape[0], -1).amax(dim=1).clamp(min=1e-12)
+    s = (amax / float(qmax)).reshape(-1, *([1] * (w.dim() - 1)))
+    return models.ste_round(w / s) * s
+
+
+class TrainFakeQuant(FakeQuant):
+    """FakeQuant for quantization-aware training (train.py --qat): the same integers as the
+    export simulation, but rounding passes gradients straight through, weights are quantized
+    from their current values at every step, and the input scales come from the same
+    calibration as the exporter's (recalibrate() repeats it as the weights move)."""
+
+    def __init__(self, model, calib_images, levels):
+        self.calib_images, self.levels_seen = calib_images, list(levels)
+        super().__init__(model, calib_images, levels)
+        self.names = []
+
+    def recalibrate(self):
+        names, was_training = self.names, self.model.training
+        self.disable()
+        fresh = FakeQuant(self.model, self.calib_images, self.levels_seen)
+        self.ranges = fresh.ranges
+        self.enable(names)
+        self.model.train(was_training)
+
+    def enable(self, names):
+        self.disable()
+        self.names = list(names)
+        for n in self.names:
+            m = self.layers[n]
+            s, unsigned = self.input_scale(n)
+            lo, hi = (0, 255) if unsigned else (-127, 127)
+            if isinstance(m, nn.Conv2d):
+                def fwd(x, m=m, s=s, lo=lo, hi=hi, qmax=layer_weight_qmax(unsigned)):
+                    xq = torch.clamp(models.ste_round(x / s), lo, hi) * s
+                    return F.conv2d(xq, ste_weight(m.weight, qmax), m.bias, m.stride, m.padding)
+            else:
+                def fwd(x, m=m, s=s):
+                    ax = torch.clamp(models.ste_round(x.abs() / s), 0, 255) * s
+                    norm = F.conv2d(ax, ste_weight(m.gamma(), U8_WEIGHT_QMAX)[:, :, None, None],
+                                    m.beta())
+                    return x * norm if m.inverse else x / norm
+            m.forward = fwd  # an instance attribute: nn.Module.__call__ runs it
+            self.saved[n] = True
+
+    def disable(self):
+        for n in self.saved:
+            del self.layers[n].forward  # back to the class's forward
+        self.saved = {}
+        self.names = []

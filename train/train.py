@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import coding  # noqa: E402
 import data  # noqa: E402
 import models  # noqa: E402
+import quant  # noqa: E402
 
 # MS-SSIM lambdas (loss = lambda * (1 - MS-SSIM) + bpp), CompressAI's ladder
 MSSSIM_LAMBDAS = [2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.00]
@@ -76,6 +77,8 @@ def out_dir(args):
         name += "-q" + "-".join(map(str, args.levels))
     if args.distortion == "msssim":
         name += "-msssim"
+    if args.qat:
+        name += "-qat"
     return Path(args.out) / name
 
 
@@ -122,6 +125,9 @@ def main(argv=None):
     ap.add_argument("--fresh", action="store_true", help="ignore an existing last.pt")
     ap.add_argument("--out", default=str(data.ROOT / "var" / "train"))
     ap.add_argument("--cache", action="store_true", help="keep the decoded crops in memory")
+    ap.add_argument("--qat", action="store_true",
+                    help="quantization-aware: every layer of g_a / g_s / h_a sees int8 weights "
+                    "and inputs as exported (start it from a float model with --init)")
     args = ap.parse_args(argv)
 
     if args.batch is None:
@@ -152,6 +158,11 @@ def main(argv=None):
         st = torch.load(args.init)
         model.load_state_dict(st["model"])
         print(f"train: weights from {args.init}", flush=True)
+    fq = None
+    if args.qat:
+        calib = [data.to_tensor(data.load_rgb(f))[None] for f in data.calibration_files()]
+        fq = quant.TrainFakeQuant(model, calib, range(model.levels))
+        fq.enable(list(fq.layers))
     val_images = [data.to_tensor(data.load_rgb(f))[None]
                   for f in data.val_files(args.val_set)[:args.val_images]]
     val_levels = sorted({levels[0], levels[len(levels) // 2], levels[-1]})
@@ -200,6 +211,8 @@ def main(argv=None):
             t_last, n_last = time.time(), 0
             sums = {k: 0.0 for k in sums}
         if step % args.ckpt_every == 0 or step == args.steps:
+            if fq is not None:
+                fq.recalibrate()  # the exporter calibrates the final weights the same way
             save(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "family": args.family, "config": config,
                         "data_rng": crops.state(), "torch_rng": torch.get_rng_state()})
