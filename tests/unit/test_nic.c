@@ -554,6 +554,39 @@ static void check_impls(const aic_model_file_t *m, aic_nic_t *ref) {
   CHECK(aut == NULL);
 }
 
+/* Runners with 1, 2 and 3 threads (oneDNN's and the per-element passes', nic_par.c) write the
+ * same payload and decode it to the same pixels: threads split the work, never the arithmetic.
+ * The frame is large enough for the passes to split (NIC_PAR_MIN_WORK). */
+static void check_threads(const aic_model_file_t *m, aic_nn_impl_t impl) {
+  const bool quick = getenv("AIC_NIC_QUICK") != NULL;
+  const int w = quick ? 130 : 257, h = quick ? 70 : 131;
+  uint8_t *rgb = test_picture(w, h, 17), *out[3];
+  aic_buf_t pay[3] = {{0}};
+  for (int t = 0; t < 3; t++) {
+    out[t] = malloc((size_t)w * h * 3);
+    aic_nic_settings_t s;
+    aic_nic_settings_default(&s);
+    s.impl = impl;
+    s.threads = t + 1;
+    aic_nic_t *nic = NULL;
+    CHECK_EQ_INT(aic_nic_create(m, &s, &nic, NULL, 0), AIC_OK);
+    if (!nic) continue;
+    const unsigned level = aic_nic_levels(nic) - 1;
+    CHECK_EQ_INT(aic_nic_encode(nic, rgb, (size_t)w * 3, w, h, level, &pay[t]), AIC_OK);
+    CHECK_EQ_INT(aic_nic_decode(nic, pay[0].data, pay[0].size, w, h, level, out[t], (size_t)w * 3),
+                 AIC_OK);
+    aic_nic_free(&nic);
+    if (t == 0) continue;
+    CHECK(pay[t].size == pay[0].size && memcmp(pay[t].data, pay[0].data, pay[0].size) == 0);
+    CHECK(memcmp(out[t], out[0], (size_t)w * h * 3) == 0);
+  }
+  for (int t = 0; t < 3; t++) {
+    aic_buf_free(&pay[t]);
+    free(out[t]);
+  }
+  free(rgb);
+}
+
 static void check_damaged_payloads(aic_nic_t *nic, const char *family) {
   const int w = 24, h = 20;
   const unsigned level = aic_nic_levels(nic) - 1;
@@ -1024,6 +1057,8 @@ static void test_families(void) {
       if (!vectors) printf("%s: no test vectors under %s\n", families[f], vector_dir);
       check_round_trips(m, nic, families[f]);
       check_impls(m, nic);
+      check_threads(m, AIC_NN_IMPL_REF);
+      if (aic_nn_dnnl_available() == AIC_OK) check_threads(m, AIC_NN_IMPL_DNNL);
       check_damaged_payloads(nic, families[f]);
       check_float_layers(m, nic, families[f]);
       aic_nic_free(&nic);
