@@ -19,7 +19,8 @@ Models: models/nic-rt.aicm and models/nic-hq.aicm, those present, unless --model
 (any number of times; a model is labelled by its family, or by its file name when two share
 one). Speed is measured on the synthetic pans scripts/prepare-data makes for bench_video.
 
-usage: bench/neural.py [--build build-bench] [--model PATH]... [--sets 720p,512] [--images N]
+usage: bench/neural.py [--build build-bench] [--model PATH]... [--sets 720p,512,frames]
+                       [--images N]
                        [--quick] [--impl auto|dnnl|ref] [--threads 1,2] [--runs 20]
                        [--parts rd,speed | --parts report] [--no-doc]
 Exit status 3 when there was nothing to measure with (no bench_neural in the build, or no model
@@ -496,7 +497,8 @@ def rd_section(curves_all, bd, names):
     md = []
     for s, curves in curves_all.items():
         n = max(p[3] for pts in curves.values() for p in pts)
-        size = {"720p": "1280x720", "512": "512x512"}.get(s, s)
+        size = {"720p": "1280x720", "512": "512x512",
+                "frames": "1280x720 frames of the real camera sequences"}.get(s, s)
         md.append(f"#### Stills {s} ({n} images, {size})\n")
         md.append(f"![learned codec RD {s}](benchmarks/neural_rd_{s}.png)\n")
         for codec in names:
@@ -610,7 +612,7 @@ def main(argv=None, build=None, quick=None, no_doc=None, command=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build-bench")
     ap.add_argument("--model", action="append", default=[])
-    ap.add_argument("--sets", default="720p,512")
+    ap.add_argument("--sets", default="720p,512,frames")
     ap.add_argument("--images", type=int, default=0, help="first N images of each set")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--impl", default="auto", choices=["auto", "dnnl", "ref"])
