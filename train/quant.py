@@ -195,10 +195,19 @@ class IntHyperSynthesis:
 
 # ---- int8 simulation of g_a / g_s / h_a ----------------------------------------------------
 
+# The input range an int8 layer is quantized over: this percentile of |x| on the calibration
+# crops, not the largest value seen. A few outliers set the maximum (g_s.4 of nic-rt v2: 18.7,
+# while 99.99 % of its inputs are below 3.5), and a step 5x too coarse for everything else
+# cost nic-rt 1.3 dB at its top level; the clamped outliers cost far less.
+CALIB_PERCENTILE = 99.999
+CALIB_SAMPLE_STRIDE = 13  # every 13th value is kept for the percentile (memory)
+
+
 class FakeQuant:
     """Simulates int8 inference of chosen layers of g_a / g_s / h_a in float: weights int8 per
     output channel, the layer's input int8 per tensor (u8 when it is never negative) with a scale
-    calibrated on training crops. `enable(names)` switches layers on; `disable()` restores."""
+    calibrated on training crops (CALIB_PERCENTILE). `enable(names)` switches layers on;
+    `disable()` restores."""
 
     def __init__(self, model, calib_images, levels):
         self.model = model
@@ -208,6 +217,7 @@ class FakeQuant:
                 conv = mod.conv if isinstance(mod, models.Up) else mod
                 self.layers[f"{part}.{i}"] = conv
         self.ranges = {n: [0.0, 0.0] for n in self.layers}  # min, max of the input
+        self._samples = {n: [] for n in self.layers}
         hooks = [m.register_forward_pre_hook(self._observe(n)) for n, m in self.layers.items()]
         with torch.no_grad():
             model.eval()
@@ -216,6 +226,11 @@ class FakeQuant:
                     model(x, torch.tensor([level]), train=False)
         for h in hooks:
             h.remove()
+        self.mag = {}  # the CALIB_PERCENTILE of |input|
+        for n, v in self._samples.items():
+            a = torch.cat(v).numpy() if v else np.zeros(1, np.float32)
+            self.mag[n] = float(np.percentile(a, CALIB_PERCENTILE))
+        del self._samples
         self.hooks, self.saved = [], {}
 
     def _observe(self, name):
@@ -225,15 +240,17 @@ class FakeQuant:
                 x = x.abs()
             r = self.ranges[name]
             r[0], r[1] = min(r[0], x.min().item()), max(r[1], x.max().item())
+            self._samples[name].append(x.detach().abs().flatten()[::CALIB_SAMPLE_STRIDE].clone())
         return f
 
     def input_scale(self, name):
         lo, hi = self.ranges[name]
         if name == "g_a.0":
             return 1.0 / 255.0, True  # 8-bit pixels: exact
+        m = min(self.mag[name], max(-lo, hi))
         if lo >= 0:
-            return max(hi, 1e-6) / 255.0, True
-        return max(-lo, hi, 1e-6) / 127.0, False
+            return max(m, 1e-6) / 255.0, True
+        return max(m, 1e-6) / 127.0, False
 
     def _quant_input(self, name):
         s, unsigned = self.input_scale(name)
@@ -306,7 +323,7 @@ class TrainFakeQuant(FakeQuant):
         names, was_training = self.names, self.model.training
         self.disable()
         fresh = FakeQuant(self.model, self.calib_images, self.levels_seen)
-        self.ranges = fresh.ranges
+        self.ranges, self.mag = fresh.ranges, fresh.mag
         self.enable(names)
         self.model.train(was_training)
 
