@@ -34,7 +34,6 @@ import json
 import math
 import os
 import struct
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import bdrate  # noqa: E402
+import common  # noqa: E402
+from common import read_csv  # noqa: E402
 
 DATA = Path(os.environ.get("AIC_DATA", ROOT / "var" / "data"))
 RESULTS = HERE / "results"
@@ -63,10 +64,8 @@ GOALS = [
     ("nic-hq", "webp", "psnr_rgb", -0.15),
     ("nic-hq", "aom-still", "msssim_y", None),  # reported, no threshold
 ]
-STYLE = {
-    "jpeg": ("tab:gray", "o"),
-    "webp": ("tab:green", "s"),
-    "aom-still": ("tab:orange", "v"),
+# The models' curves; the peers keep the colours of the main benchmark (plot.STYLE).
+MODEL_STYLE = {
     "nic-rt": ("tab:purple", "*"),
     "nic-hq": ("tab:red", "P"),
 }
@@ -77,19 +76,7 @@ def log(msg):
 
 
 def run(cmd):
-    r = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
-    if r.returncode:
-        sys.stdout.write(r.stdout)
-        sys.exit(f"bench/neural: failed ({r.returncode}): {' '.join(map(str, cmd))}")
-    return r.stdout
-
-
-def read_csv(path):
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return list(csv.DictReader(f))
+    return common.run(cmd, quiet=True, who="bench/neural")
 
 
 def loadavg():
@@ -242,6 +229,7 @@ def plot_rd(curves_all, names):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import plot  # the peers' styles
 
     out = []
     for set_name, curves in curves_all.items():
@@ -255,7 +243,7 @@ def plot_rd(curves_all, names):
                 ys = [fn(p[2][col]) for p in pts]
                 if any(math.isnan(y) for y in ys):
                     continue
-                color, marker = STYLE.get(codec, ("black", "x"))
+                color, marker = MODEL_STYLE.get(codec) or plot.style(codec)
                 lw = 2.0 if codec in names else 1.0
                 ax.plot([p[1] for p in pts], ys, marker=marker, ms=5, lw=lw, color=color,
                         label=PEER_LABEL.get(codec, codec))

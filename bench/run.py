@@ -27,7 +27,6 @@ import json
 import math
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import bdrate  # noqa: E402
 import neural  # noqa: E402
+from common import read_csv, run  # noqa: E402
 import plot  # noqa: E402
 
 DATA = Path(os.environ.get("AIC_DATA", ROOT / "var" / "data"))
@@ -58,22 +58,6 @@ SPEED_LEVEL = 5
 
 def log(msg):
     print(f"bench: {msg}", flush=True)
-
-
-def run(cmd, quiet=False):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if not quiet or r.returncode:
-        sys.stdout.write(r.stdout)
-    if r.returncode:
-        sys.exit(f"bench: failed ({r.returncode}): {' '.join(map(str, cmd))}")
-    return r.stdout
-
-
-def read_csv(path):
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 # --- the three parts --------------------------------------------------------------------------
