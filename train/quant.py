@@ -216,7 +216,7 @@ class FakeQuant:
             for i, mod in enumerate(getattr(model, part)):
                 conv = mod.conv if isinstance(mod, models.Up) else mod
                 self.layers[f"{part}.{i}"] = conv
-        self.ranges = {n: [0.0, 0.0] for n in self.layers}  # min, max of the input
+        self.low = {n: 0.0 for n in self.layers}  # the input's minimum: is it ever negative?
         self._samples = {n: [] for n in self.layers}
         hooks = [m.register_forward_pre_hook(self._observe(n)) for n, m in self.layers.items()]
         with torch.no_grad():
@@ -238,17 +238,15 @@ class FakeQuant:
             x = inp[0]
             if isinstance(mod, models.GDNLite):
                 x = x.abs()
-            r = self.ranges[name]
-            r[0], r[1] = min(r[0], x.min().item()), max(r[1], x.max().item())
+            self.low[name] = min(self.low[name], x.min().item())
             self._samples[name].append(x.detach().abs().flatten()[::CALIB_SAMPLE_STRIDE].clone())
         return f
 
     def input_scale(self, name):
-        lo, hi = self.ranges[name]
         if name == "g_a.0":
             return 1.0 / 255.0, True  # 8-bit pixels: exact
-        m = min(self.mag[name], max(-lo, hi))
-        if lo >= 0:
+        m = self.mag[name]
+        if self.low[name] >= 0:
             return max(m, 1e-6) / 255.0, True
         return max(m, 1e-6) / 127.0, False
 
@@ -323,7 +321,7 @@ class TrainFakeQuant(FakeQuant):
         names, was_training = self.names, self.model.training
         self.disable()
         fresh = FakeQuant(self.model, self.calib_images, self.levels_seen)
-        self.ranges, self.mag = fresh.ranges, fresh.mag
+        self.low, self.mag = fresh.low, fresh.mag
         self.enable(names)
         self.model.train(was_training)
 
