@@ -15,6 +15,7 @@
  * than 0.1 dB (nic-rt: 4 of 7), and f32 sums round differently per ISA. The bitstream depends on
  * the latents only (every frame is intra-coded), so those are what must match exactly. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@
 #include "aic/aic.h"
 #include "aic/convert.h"
 #include "aic_test.h"
+#include "codec/neural_codec.h"
+#include "engine/policy.h"
 #include "nn/model_set.h"
 #include "nn/nic.h"
 #include "nn/nic_internal.h" /* the decoded latents, for the cross check */
@@ -202,6 +205,95 @@ static void test_auto_and_stats(void) {
   CHECK_EQ_INT(st.frames, 3);
   CHECK_EQ_INT(st.last_codec, AIC_CODEC_NEURAL);
   aic_session_free(&session);
+  free(rgb);
+}
+
+static void test_quality_for_level(void) {
+  for (unsigned levels = 1; levels <= 12; levels++) {
+    CHECK(aic_neural_quality_for_level(levels, levels) > 100.0);
+    CHECK(aic_neural_quality_for_level(0, levels) == 0.0);
+    for (unsigned l = 1; l < levels; l++) {
+      double q = aic_neural_quality_for_level(l, levels);
+      CHECK(q > 0.0 && q <= 100.0);
+      CHECK_EQ_INT(aic_neural_level_for(q, levels), l);
+      CHECK_EQ_INT(aic_neural_level_for(nextafter(q, 0.0), levels), l - 1);
+    }
+  }
+}
+
+/* The engine's retries of the neural codec, from its debug log. */
+typedef struct retries {
+  int count;
+  double from[8], to[8];
+} retries_t;
+
+static void log_retries(void *user, aic_log_level_t level, const char *component,
+                        const char *msg) {
+  retries_t *r = user;
+  double ssim, floor_, from, to;
+  (void)level, (void)component;
+  if (r->count < 8 &&
+      sscanf(msg, "neural: SSIM %lf below the floor %lf at quality %lf, retrying at %lf", &ssim,
+             &floor_, &from, &to) == 4) {
+    r->from[r->count] = from;
+    r->to[r->count] = to;
+    r->count++;
+  }
+}
+
+/* A quality floor the codec cannot reach: every retry is at a higher model level than the
+ * attempt before (none repeats a level, whatever the policy predicts), and the top level ends
+ * the retries. */
+static void test_floor_retries_distinct_levels(void) {
+  retries_t r = {0};
+  aic_engine_settings_t s;
+  aic_engine_settings_default(&s);
+  s.models_dir = models_dir();
+  s.log = log_retries;
+  s.log_user = &r;
+  s.log_level = AIC_LOG_DEBUG;
+  aic_engine_t *e = NULL;
+  CHECK_EQ_INT(aic_engine_create(&s, &e), 0);
+  uint8_t *rgb = picture(100, 60);
+  aic_frame_t f = {.type = AIC_FRAME_VIDEO, .pix_fmt = AIC_PIX_RGB24, .width = 100,
+                   .height = 60, .data = rgb, .size = 100 * 60 * 3};
+  aic_encode_params_t p;
+  aic_encode_params_default(&p);
+  p.codec_preference = AIC_CODEC_NEURAL;
+  aic_encode_result_t res;
+  char why[256];
+  /* Just above what the top level reaches: the policy then predicts small steps, which on a
+   * stepped codec used to land on the level already tried. */
+  p.quality = 8;
+  CHECK_EQ_INT(aic_engine_compress(e, NULL, &f, &p, &res, why, sizeof why), 0);
+  p.quality = 0;
+  p.min_ssim = 1.0 - 0.8 * (1.0 - res.ssim);
+  aic_encode_result_clear(&res);
+  r.count = 0;
+  CHECK_EQ_INT(aic_engine_compress(e, NULL, &f, &p, &res, why, sizeof why), 0);
+  /* A still goes to nic-hq when it is loaded (neural_codec.c) */
+  aic_model_info_t models[4];
+  size_t n = aic_engine_models(e, models, 4);
+  unsigned levels = 0;
+  for (size_t i = 0; i < n && i < 4; i++)
+    if (!levels || strcmp(models[i].family, "nic-hq") == 0) levels = models[i].levels;
+  CHECK(levels > 0);
+  /* from the policy's start quality for this floor to the top level, at most the attempts the
+   * policy allows */
+  unsigned first = aic_neural_level_for(aic_policy_start_quality(NULL, p.min_ssim), levels);
+  unsigned distinct = levels - first;
+  int want = (int)(distinct < AIC_POLICY_MAX_ATTEMPTS ? distinct : AIC_POLICY_MAX_ATTEMPTS) - 1;
+  if (r.count != want)
+    fprintf(stderr, "floor: %d neural retries, want %d (levels %u, first %u)\n", r.count, want,
+                    levels, first);
+  CHECK_EQ_INT(r.count, want);
+  for (int i = 0; i < r.count; i++) {
+    CHECK(aic_neural_level_for(r.to[i], levels) > aic_neural_level_for(r.from[i], levels));
+    if (i > 0) CHECK(r.from[i] == r.to[i - 1]);
+  }
+  if (r.count > 0) CHECK_EQ_INT(r.from[0], aic_policy_start_quality(NULL, p.min_ssim));
+  aic_encode_result_clear(&res);
+  aic_engine_free(&e);
   free(rgb);
 }
 
@@ -464,7 +556,9 @@ int main(int argc, char **argv) {
     aic_engine_free(&engine);
     return 0;
   }
+  RUN(test_quality_for_level);
   RUN(test_levels_rise);
+  RUN(test_floor_retries_distinct_levels);
   RUN(test_formats_and_sizes);
   RUN(test_auto_and_stats);
   RUN(test_missing_models_fall_back);

@@ -64,14 +64,18 @@ static int slow_encode(void *state, const aic_frame_t *f, const aic_codec_params
 }
 
 #define LOSSY_CAPS (AIC_CAP_VIDEO | AIC_CAP_YUV420)
-static const aic_codec_backend_t noisy = {AIC_CODEC_JPEG, "noisy",      LOSSY_CAPS,  NULL,
-                                          NULL,           noisy_encode, noisy_decode};
-static const aic_codec_backend_t failing = {AIC_CODEC_VP8, "failing",      LOSSY_CAPS,  NULL,
-                                            NULL,          failing_encode, noisy_decode};
-static const aic_codec_backend_t grey = {AIC_CODEC_AV1, "grey",       LOSSY_CAPS, NULL,
-                                         NULL,          noisy_encode, grey_decode};
-static const aic_codec_backend_t slow = {AIC_CODEC_AV1, "slow",      LOSSY_CAPS,  NULL,
-                                         NULL,          slow_encode, noisy_decode};
+static const aic_codec_backend_t noisy = {
+    .id = AIC_CODEC_JPEG, .name = "noisy", .caps = LOSSY_CAPS, .encode = noisy_encode,
+    .decode = noisy_decode};
+static const aic_codec_backend_t failing = {
+    .id = AIC_CODEC_VP8, .name = "failing", .caps = LOSSY_CAPS, .encode = failing_encode,
+    .decode = noisy_decode};
+static const aic_codec_backend_t grey = {
+    .id = AIC_CODEC_AV1, .name = "grey", .caps = LOSSY_CAPS, .encode = noisy_encode,
+    .decode = grey_decode};
+static const aic_codec_backend_t slow = {
+    .id = AIC_CODEC_AV1, .name = "slow", .caps = LOSSY_CAPS, .encode = slow_encode,
+    .decode = noisy_decode};
 
 static uint8_t frame_data[W * H * 3];
 

@@ -53,6 +53,11 @@ typedef struct aic_codec_backend {
    * dimensions, missing reference), or another AIC_E* code. */
   int (*decode)(void *state, const aic_frame_t *desc, const uint8_t *payload, size_t payload_size,
                 uint8_t *dst, size_t dst_size);
+  /* Optional, for lossy backends whose quality setting moves in steps: the lowest quality above
+   * params->quality at which `frame` is coded differently, or more than 100 when none is. The
+   * engine's retries for a quality floor use it so that no attempt repeats the one before.
+   * NULL: every higher quality codes differently. */
+  double (*next_quality)(void *state, const aic_frame_t *frame, const aic_codec_params_t *params);
 } aic_codec_backend_t;
 
 /* The backend for an id, or NULL when this build does not have it. */

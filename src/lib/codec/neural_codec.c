@@ -32,6 +32,18 @@ unsigned aic_neural_level_for(double quality, unsigned levels) {
   return (unsigned)(l < 0 ? 0 : l > (long)levels - 1 ? (long)levels - 1 : l);
 }
 
+double aic_neural_quality_for_level(unsigned level, unsigned levels) {
+  if (level == 0) return 0.0;
+  if (level >= levels) return 101.0;
+  /* level_for's rounding moves to `level` at (level - 1/2) of the way; step up past any
+   * rounding of that product to the first double that maps there. */
+  double q = 10.0 + 85.0 * ((double)level - 0.5) / (double)(levels - 1);
+  while (q > 0.0 && aic_neural_level_for(nextafter(q, 0.0), levels) >= level)
+    q = nextafter(q, 0.0);
+  while (aic_neural_level_for(q, levels) < level) q = nextafter(q, 200.0);
+  return q;
+}
+
 int aic_neural_preamble_parse(const uint8_t *payload, size_t size, uint16_t *model_id,
                               uint32_t *version, unsigned *level) {
   if (!payload || size < AIC_NEURAL_PREAMBLE_SIZE || payload[7] != 0) return AIC_ECORRUPT;
@@ -120,6 +132,19 @@ static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_
   return rc;
 }
 
+/* Retrying a frame at a higher quality only helps at a higher level: the first quality that
+ * gets one for this frame's model. */
+static double neural_next_quality(void *state, const aic_frame_t *frame,
+                                  const aic_codec_params_t *params) {
+  const aic_model_set_t *set = state;
+  int m = set ? pick_model(set, frame, params->still) : -1;
+  if (m < 0) return params->quality;
+  aic_model_entry_info_t info;
+  aic_model_set_info(set, (size_t)m, &info);
+  return aic_neural_quality_for_level(aic_neural_level_for(params->quality, info.levels) + 1,
+                                      info.levels);
+}
+
 static int neural_decode(void *state, const aic_frame_t *desc, const uint8_t *payload,
                          size_t payload_size, uint8_t *dst, size_t dst_size) {
   aic_model_set_t *set = state;
@@ -186,4 +211,5 @@ const aic_codec_backend_t aic_codec_neural = {
     .caps = AIC_CAP_VIDEO | AIC_CAP_LEARNED,
     .encode = neural_encode,
     .decode = neural_decode,
+    .next_quality = neural_next_quality,
 };

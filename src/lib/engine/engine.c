@@ -312,6 +312,18 @@ static int encode_and_measure(aic_engine_t *e, aic_session_t *session, const aic
   return rc;
 }
 
+/* The lowest quality above cp->quality at which b codes `coded` differently (> 100: none).
+ * Backends with continuous settings differ at any higher quality; stepped ones say where. */
+static double next_distinct_quality(aic_engine_t *e, aic_session_t *session,
+                                    const aic_codec_backend_t *b, const aic_frame_t *coded,
+                                    const aic_codec_params_t *cp) {
+  if (cp->quality >= 100) return 101.0;
+  void *state;
+  if (!b->next_quality || backend_state(e, session, b, AIC_STATE_ENCODER, &state) != AIC_OK)
+    return cp->quality;
+  return b->next_quality(state, coded, cp);
+}
+
 static void note_fallback(aic_fallback_t *fallback, char *detail, size_t detail_size,
                           aic_fallback_t reason, const char *why) {
   if (*fallback != AIC_FALLBACK_NONE) return;
@@ -436,15 +448,21 @@ int aic_engine_compress(aic_engine_t *e, aic_session_t *session, const aic_frame
       double elapsed = aic_now_ms() - started;
       bool time_left = params->latency_budget_ms <= 0 ||
                        elapsed + best.encode_ms * 1.2 <= (double)params->latency_budget_ms;
-      if (!controlled || retry + 1 >= AIC_POLICY_MAX_ATTEMPTS || cp.quality >= 100 || !time_left) {
+      double distinct = next_distinct_quality(e, session, b, coded, &cp);
+      if (!controlled || retry + 1 >= AIC_POLICY_MAX_ATTEMPTS || distinct > 100 || !time_left) {
         snprintf(msg, sizeof msg, "%s reached SSIM %.4f below the floor %.4f", b->name, miss_ssim,
                  target.min_ssim);
         note_fallback(&fallback, detail, sizeof detail, AIC_FALLBACK_QUALITY, msg);
         break;
       }
       double next = aic_policy_predict(rs, cp.quality, miss_ssim, target.min_ssim, 0.6);
+      double missed_at = cp.quality;
       cp.quality = next > cp.quality + 4 ? next : cp.quality + 4;
+      if (cp.quality < distinct) cp.quality = distinct;
       if (cp.quality > 100) cp.quality = 100;
+      aic_logf(&e->logger, AIC_LOG_DEBUG, LOG_COMPONENT,
+               "%s: SSIM %.5f below the floor %.5f at quality %.3f, retrying at %.3f", b->name,
+               miss_ssim, target.min_ssim, missed_at, cp.quality);
       if (inter) cp.keyframe = true;
     }
     if (accepted) {
