@@ -479,20 +479,25 @@ static int parts_build(aic_nn_dnnl_conv_t *c, const aic_nn_conv_desc_t *d, int a
   return 0;
 }
 
-/* 1 when no pair of products can saturate int16 without splitting (see the top of the file):
- * u8 input and |w| <= 64, or s8 input and even weights (which also sets c->even_weights). */
-static int weights_pair_safe(aic_nn_dnnl_conv_t *c, const aic_nn_conv_desc_t *d) {
+/* 1 when every weight of an int8 layer is even: oneDNN may then halve them exactly. */
+static int weights_even(const aic_nn_conv_desc_t *d) {
   if (d->kind == AIC_NN_CONV_F32) return 0;
   const int8_t *w = d->weight;
   const size_t n = (size_t)d->out_ch * (size_t)d->in_ch * (size_t)d->kernel * (size_t)d->kernel;
-  if (d->kind == AIC_NN_CONV_U8S8) {
-    for (size_t i = 0; i < n; i++)
-      if (w[i] > 64 || w[i] < -64) return 0;
-    return 1;
-  }
   for (size_t i = 0; i < n; i++)
     if (w[i] & 1) return 0;
-  c->even_weights = 1;
+  return 1;
+}
+
+/* 1 when no pair of products can saturate int16 without splitting (see the top of the file):
+ * u8 input and |w| <= 64, or s8 input and even weights. */
+static int weights_pair_safe(const aic_nn_conv_desc_t *d) {
+  if (d->kind == AIC_NN_CONV_F32) return 0;
+  if (d->kind == AIC_NN_CONV_S8S8) return weights_even(d);
+  const int8_t *w = d->weight;
+  const size_t n = (size_t)d->out_ch * (size_t)d->in_ch * (size_t)d->kernel * (size_t)d->kernel;
+  for (size_t i = 0; i < n; i++)
+    if (w[i] > 64 || w[i] < -64) return 0;
   return 1;
 }
 
@@ -527,7 +532,8 @@ int aic_nn_dnnl_conv_create(const aic_nn_conv_desc_t *desc, int threads, aic_nn_
     rc = map_status(st);
     goto fail;
   }
-  int native = engine_vnni || weights_pair_safe(c, desc), allow_bias = 1;
+  c->even_weights = desc->kind == AIC_NN_CONV_S8S8 && weights_even(desc);
+  int native = engine_vnni || weights_pair_safe(desc), allow_bias = 1;
   for (;;) {
     c->split = choose_split(desc, native);
     c->groups = c->split == SPLIT_NONE ? 1 : c->split == SPLIT_S8_3 ? 3 : 2;
