@@ -287,11 +287,14 @@ static void test_floor_retries_distinct_levels(void) {
     fprintf(stderr, "floor: %d neural retries, want %d (levels %u, first %u)\n", r.count, want,
                     levels, first);
   CHECK_EQ_INT(r.count, want);
+  /* The log rounds qualities to 0.001; a retry starts at or just above a level's first
+   * quality, so the level of what was logged is that of the value + 0.0005. */
   for (int i = 0; i < r.count; i++) {
-    CHECK(aic_neural_level_for(r.to[i], levels) > aic_neural_level_for(r.from[i], levels));
+    CHECK(aic_neural_level_for(r.to[i] + 5e-4, levels) >
+          aic_neural_level_for(r.from[i] + 5e-4, levels));
     if (i > 0) CHECK(r.from[i] == r.to[i - 1]);
   }
-  if (r.count > 0) CHECK_EQ_INT(r.from[0], aic_policy_start_quality(NULL, p.min_ssim));
+  if (r.count > 0) CHECK(fabs(r.from[0] - aic_policy_start_quality(NULL, p.min_ssim)) < 1e-3);
   aic_encode_result_clear(&res);
   aic_engine_free(&e);
   free(rgb);
