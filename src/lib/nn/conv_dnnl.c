@@ -479,24 +479,25 @@ static int parts_build(aic_nn_dnnl_conv_t *c, const aic_nn_conv_desc_t *d, int a
   return 0;
 }
 
-/* 1 when every weight of an int8 layer is even: oneDNN may then halve them exactly. */
+static size_t weight_count(const aic_nn_conv_desc_t *d) {
+  return (size_t)d->out_ch * (size_t)d->in_ch * (size_t)d->kernel * (size_t)d->kernel;
+}
+
+/* 1 when every weight of an s8-input layer is even: oneDNN may then halve them exactly, and no
+ * pair of products can saturate int16 (see the top of the file). */
 static int weights_even(const aic_nn_conv_desc_t *d) {
-  if (d->kind == AIC_NN_CONV_F32) return 0;
+  if (d->kind != AIC_NN_CONV_S8S8) return 0;
   const int8_t *w = d->weight;
-  const size_t n = (size_t)d->out_ch * (size_t)d->in_ch * (size_t)d->kernel * (size_t)d->kernel;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0, n = weight_count(d); i < n; i++)
     if (w[i] & 1) return 0;
   return 1;
 }
 
-/* 1 when no pair of products can saturate int16 without splitting (see the top of the file):
- * u8 input and |w| <= 64, or s8 input and even weights. */
-static int weights_pair_safe(const aic_nn_conv_desc_t *d) {
-  if (d->kind == AIC_NN_CONV_F32) return 0;
-  if (d->kind == AIC_NN_CONV_S8S8) return weights_even(d);
+/* 1 when a u8-input layer's weights keep every pair of products within int16: |w| <= 64. */
+static int weights_u8_pair_safe(const aic_nn_conv_desc_t *d) {
+  if (d->kind != AIC_NN_CONV_U8S8) return 0;
   const int8_t *w = d->weight;
-  const size_t n = (size_t)d->out_ch * (size_t)d->in_ch * (size_t)d->kernel * (size_t)d->kernel;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0, n = weight_count(d); i < n; i++)
     if (w[i] > 64 || w[i] < -64) return 0;
   return 1;
 }
@@ -505,8 +506,7 @@ static split_mode_t choose_split(const aic_nn_conv_desc_t *d, int native) {
   if (d->kind == AIC_NN_CONV_F32 || native) return SPLIT_NONE;
   if (d->kind == AIC_NN_CONV_U8S8) return SPLIT_U8;
   const int8_t *w = d->weight;
-  const size_t n = (size_t)d->out_ch * (size_t)d->in_ch * (size_t)d->kernel * (size_t)d->kernel;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0, n = weight_count(d); i < n; i++)
     if (w[i] == INT8_MIN) return SPLIT_S8_3;
   return SPLIT_S8;
 }
@@ -532,8 +532,9 @@ int aic_nn_dnnl_conv_create(const aic_nn_conv_desc_t *desc, int threads, aic_nn_
     rc = map_status(st);
     goto fail;
   }
-  c->even_weights = desc->kind == AIC_NN_CONV_S8S8 && weights_even(desc);
-  int native = engine_vnni || weights_pair_safe(desc), allow_bias = 1;
+  c->even_weights = weights_even(desc);
+  /* without VNNI, natively only where no pair of products can saturate int16 */
+  int native = engine_vnni || c->even_weights || weights_u8_pair_safe(desc), allow_bias = 1;
   for (;;) {
     c->split = choose_split(desc, native);
     c->groups = c->split == SPLIT_NONE ? 1 : c->split == SPLIT_S8_3 ? 3 : 2;
