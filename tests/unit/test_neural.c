@@ -370,6 +370,69 @@ static void test_damaged_model_refused(void) {
   rmdir(dir);
 }
 
+/* The model set's encode-time estimate: per pixel, recent frames weighing most, small frames
+ * not counted. */
+static void test_encode_estimate(void) {
+  aic_model_set_t *set = NULL;
+  char why[512];
+  CHECK_EQ_INT(aic_model_set_load(models_dir(), NULL, &set, why, sizeof why), 0);
+  if (!set || aic_model_set_count(set) == 0) {
+    aic_model_set_free(&set);
+    return;
+  }
+  const size_t px = AIC_MODEL_SET_TIMED_MIN_PIXELS;
+  CHECK(aic_model_set_encode_estimate(set, 0, px) < 0);
+  aic_model_set_note_encode(set, 0, px - 1, 5.0); /* too small to count */
+  aic_model_set_note_encode(set, 0, px, 0.0);     /* no time */
+  aic_model_set_note_encode(set, 0, px, NAN);
+  aic_model_set_note_encode(set, 9, px, 5.0); /* no such entry */
+  CHECK(aic_model_set_encode_estimate(set, 0, px) < 0);
+  CHECK(aic_model_set_encode_estimate(set, 9, px) < 0);
+  aic_model_set_note_encode(set, 0, px, 10.0);
+  CHECK_NEAR(aic_model_set_encode_estimate(set, 0, 2 * px), 20.0, 1e-9);
+  aic_model_set_note_encode(set, 0, 2 * px, 60.0); /* 30 ms per px pixels: the mean is 20 */
+  CHECK_NEAR(aic_model_set_encode_estimate(set, 0, px), 20.0, 1e-9);
+  aic_model_set_free(&set);
+}
+
+/* A still goes to nic-hq, unless its frames show it cannot encode within the latency budget:
+ * then to nic-rt (both must be loaded). */
+static void test_budget_gives_way(void) {
+  aic_model_info_t models[4];
+  size_t n = aic_engine_models(engine, models, 4);
+  bool rt = false, hq = false;
+  for (size_t i = 0; i < n && i < 4; i++) {
+    rt = rt || strcmp(models[i].family, "nic-rt") == 0;
+    hq = hq || strcmp(models[i].family, "nic-hq") == 0;
+  }
+  if (!rt || !hq) {
+    printf("budget: needs nic-rt and nic-hq, skipped\n");
+    return;
+  }
+  const int w = 160, h = 120; /* above AIC_MODEL_SET_TIMED_MIN_PIXELS: it is timed */
+  uint8_t *rgb = picture(w, h);
+  aic_frame_t f = {.type = AIC_FRAME_VIDEO, .pix_fmt = AIC_PIX_RGB24, .width = w, .height = h,
+                   .data = rgb, .size = (size_t)w * h * 3};
+  aic_encode_params_t p;
+  aic_encode_params_default(&p);
+  p.codec_preference = AIC_CODEC_NEURAL;
+  p.quality = 5;
+  const int budgets[] = {0, 1, 600000};
+  const char *const want[] = {"nic-hq", "nic-rt", "nic-hq"};
+  for (size_t i = 0; i < 3; i++) {
+    p.latency_budget_ms = budgets[i];
+    aic_encode_result_t res;
+    char why[256];
+    CHECK_EQ_INT(aic_engine_compress(engine, NULL, &f, &p, &res, why, sizeof why), 0);
+    CHECK_EQ_INT(res.codec, AIC_CODEC_NEURAL);
+    if (strncmp(res.model_id, want[i], strlen(want[i])) != 0)
+      fprintf(stderr, "budget %d ms: %s, want %s\n", budgets[i], res.model_id, want[i]);
+    CHECK(strncmp(res.model_id, want[i], strlen(want[i])) == 0);
+    aic_encode_result_clear(&res);
+  }
+  free(rgb);
+}
+
 /* Every truncation and some bit flips of a neural payload (header CRC repaired by going below
  * it: decode the payload through the backend path) fail cleanly. */
 static void test_corrupt_payloads(void) {
@@ -567,6 +630,8 @@ int main(int argc, char **argv) {
   RUN(test_missing_models_fall_back);
   RUN(test_damaged_model_refused);
   RUN(test_corrupt_payloads);
+  RUN(test_encode_estimate);
+  RUN(test_budget_gives_way);
   aic_engine_free(&engine);
   return aic_test_finish();
 }

@@ -1014,7 +1014,7 @@ static void print_timing(const aic_model_file_t *m, const char *family, aic_nn_i
   const int w = 640, h = 360;
   uint8_t *rgb = test_picture(w, h, 1), *out = malloc((size_t)w * h * 3);
   const unsigned level = aic_nic_levels(nic) - 1;
-  aic_nic_timing_t best_e = {1e9, 1e9, 1e9, 1e9}, best_d = {1e9, 1e9, 1e9, 1e9}, t;
+  aic_nic_timing_t best_e = {1e9, 1e9, 1e9, 1e9, 0}, best_d = {1e9, 1e9, 1e9, 1e9, 0}, t;
   size_t bytes = 0;
   for (int run = 0; run < 3; run++) { /* run 0 builds the plans */
     aic_buf_t pay = {0};

@@ -23,6 +23,7 @@ typedef struct aic_codec_params {
   int threads;           /* encoder threads, >= 1 */
   bool keyframe;         /* inter-frame codecs: start a new group of pictures */
   bool still;            /* the frame stands alone (no session): latency matters less */
+  int latency_budget_ms; /* the caller's budget for the whole frame, 0: none */
 } aic_codec_params_t;
 
 /* Fills params with the defaults: level 4, quality 75, no bitrate, 30 fps, speed 6, 1 thread. */

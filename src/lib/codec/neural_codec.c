@@ -1,9 +1,10 @@
 /* The learned image codec as an engine backend (docs/decisions/0002-neural-codec.md).
  *
  * Every frame is coded on its own (intra only) by one of the models the engine loaded: nic-hq
- * for stills and screen content when it is loaded, nic-rt otherwise. The backend has no
- * per-session state: the engine passes its model set as `state`, and runners (with their
- * convolution plans) come from the set's pool, so sessions and stills share them.
+ * for stills and screen content when it is loaded and fits the latency budget, nic-rt
+ * otherwise. The backend has no per-session state: the engine passes its model set as `state`,
+ * and runners (with their convolution plans) come from the set's pool, so sessions and stills
+ * share them.
  *
  * Payload: an 8-byte preamble, then the runner's payload (nic.h: z stream, y stream):
  *   u16 model id | u32 model version | u8 level | u8 0      (little-endian)
@@ -54,12 +55,20 @@ int aic_neural_preamble_parse(const uint8_t *payload, size_t size, uint16_t *mod
 }
 
 /* The model for a frame: nic-hq for stills and screen content, nic-rt for the rest, whichever
- * of the two is loaded when the preferred one is not. */
-static int pick_model(const aic_model_set_t *set, const aic_frame_t *f, bool still) {
-  bool hq = still || f->type == AIC_FRAME_SCREEN;
-  int i = aic_model_set_find_family(set, hq ? "nic-hq" : "nic-rt");
-  if (i < 0) i = aic_model_set_find_family(set, hq ? "nic-rt" : "nic-hq");
-  return i;
+ * of the two is loaded when the preferred one is not. nic-hq costs ~9x nic-rt's compute: under
+ * a latency budget it gives way to nic-rt once its frames show it cannot encode this size in
+ * the part of the budget the engine's latency policy allows an encode (policy.c). */
+static int pick_model(const aic_model_set_t *set, const aic_frame_t *f,
+                      const aic_codec_params_t *params) {
+  bool hq = params->still || f->type == AIC_FRAME_SCREEN;
+  int want = aic_model_set_find_family(set, hq ? "nic-hq" : "nic-rt");
+  int other = aic_model_set_find_family(set, hq ? "nic-rt" : "nic-hq");
+  if (want < 0) return other;
+  if (hq && other >= 0 && params->latency_budget_ms > 0) {
+    double ms = aic_model_set_encode_estimate(set, (size_t)want, (size_t)f->width * f->height);
+    if (ms > 0.8 * params->latency_budget_ms) return other;
+  }
+  return want;
 }
 
 /* An RGB24 copy of the picture, or the picture itself when it is RGB24 already. */
@@ -101,7 +110,7 @@ static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_
   if (frame->type == AIC_FRAME_AUDIO || frame->width > AIC_NIC_MAX_DIM ||
       frame->height > AIC_NIC_MAX_DIM)
     return AIC_EUNSUPPORTED;
-  int m = pick_model(set, frame, params->still);
+  int m = pick_model(set, frame, params);
   if (m < 0) return AIC_EUNSUPPORTED;
   aic_model_entry_info_t info;
   aic_model_set_info(set, (size_t)m, &info);
@@ -126,6 +135,12 @@ static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_
     rc = aic_nic_encode(nic, rgb, (size_t)w * 3, w, h, level, out);
     if (rc) out->size = start;
   }
+  if (rc == AIC_OK) {
+    aic_nic_timing_t t;
+    aic_nic_last_timing(nic, &t);
+    aic_model_set_note_encode(set, (size_t)m, (size_t)w * h,
+                              t.analysis_ms + t.hyper_ms + t.entropy_ms - t.plans_ms);
+  }
   aic_model_set_release(set, (size_t)m, nic, w, h);
   free(owned);
   if (rc == AIC_OK) *keyframe = true;
@@ -137,7 +152,7 @@ static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_
 static double neural_next_quality(void *state, const aic_frame_t *frame,
                                   const aic_codec_params_t *params) {
   const aic_model_set_t *set = state;
-  int m = set ? pick_model(set, frame, params->still) : -1;
+  int m = set ? pick_model(set, frame, params) : -1;
   if (m < 0) return params->quality;
   aic_model_entry_info_t info;
   aic_model_set_info(set, (size_t)m, &info);

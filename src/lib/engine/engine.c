@@ -407,6 +407,7 @@ int aic_engine_compress(aic_engine_t *e, aic_session_t *session, const aic_frame
     cp.fps = target.fps;
     cp.speed = rs->speed;
     cp.still = !session;
+    cp.latency_budget_ms = params->latency_budget_ms;
     cp.keyframe = params->force_keyframe || !session || rs->frames == 0 || rs->need_keyframe ||
                   session->last_codec != b->id;
     bool controlled = lossy && target.fixed_quality < 0 && target.bitrate_kbps == 0;

@@ -23,6 +23,7 @@ typedef struct entry {
   aic_model_entry_info_t info;
   idle_runner_t idle[POOL_MAX];
   size_t idle_count;
+  double encode_ms_per_px; /* 0: no frame timed yet */
 } entry_t;
 
 struct aic_model_set {
@@ -199,4 +200,24 @@ void aic_model_set_release(aic_model_set_t *set, size_t i, aic_nic_t *nic, int w
   }
   pthread_mutex_unlock(&set->lock);
   aic_nic_free(&nic);
+}
+
+void aic_model_set_note_encode(aic_model_set_t *set, size_t i, size_t pixels, double ms) {
+  if (!set || i >= set->count || pixels < AIC_MODEL_SET_TIMED_MIN_PIXELS || !(ms > 0.0)) return;
+  const double per_px = ms / (double)pixels;
+  entry_t *e = &set->entries[i];
+  pthread_mutex_lock(&set->lock);
+  /* Half the weight on the newest frame: follows a change of machine load within a few frames
+   * without letting one descheduled frame decide. */
+  e->encode_ms_per_px = e->encode_ms_per_px > 0.0 ? 0.5 * (e->encode_ms_per_px + per_px) : per_px;
+  pthread_mutex_unlock(&set->lock);
+}
+
+double aic_model_set_encode_estimate(const aic_model_set_t *set, size_t i, size_t pixels) {
+  if (!set || i >= set->count) return -1.0;
+  aic_model_set_t *s = (aic_model_set_t *)set; /* the lock only: nothing else changes */
+  pthread_mutex_lock(&s->lock);
+  const double per_px = set->entries[i].encode_ms_per_px;
+  pthread_mutex_unlock(&s->lock);
+  return per_px > 0.0 ? per_px * (double)pixels : -1.0;
 }

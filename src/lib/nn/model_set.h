@@ -51,4 +51,18 @@ int aic_model_set_find_family(const aic_model_set_t *set, const char *family);
 int aic_model_set_acquire(aic_model_set_t *set, size_t i, int width, int height, aic_nic_t **nic);
 void aic_model_set_release(aic_model_set_t *set, size_t i, aic_nic_t *nic, int width, int height);
 
+/* Frames of fewer pixels than this do not count for the estimate: their fixed costs (padding
+ * to the latent grid, the hyperprior's floor) would make large frames look slow. */
+#define AIC_MODEL_SET_TIMED_MIN_PIXELS 16384
+
+/* Records that entry i encoded a frame of `pixels` pixels in `ms` (steady state: without
+ * building plans). Frames below AIC_MODEL_SET_TIMED_MIN_PIXELS, bad indices and non-positive
+ * times are ignored. */
+void aic_model_set_note_encode(aic_model_set_t *set, size_t i, size_t pixels, double ms);
+
+/* The expected milliseconds of entry i encoding a frame of `pixels` pixels, from the frames it
+ * has encoded (time per pixel, averaged with the recent frames weighing most), or -1 when it
+ * has encoded none that count yet. */
+double aic_model_set_encode_estimate(const aic_model_set_t *set, size_t i, size_t pixels);
+
 #endif

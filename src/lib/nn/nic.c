@@ -201,9 +201,11 @@ int aic_nic_encode(aic_nic_t *nic, const uint8_t *rgb, size_t stride, int width,
   nic->timing = (aic_nic_timing_t){0};
   double t0 = now_ms();
   int rc = nic_frame_prepare(nic, width, height, NIC_PART_ANALYSIS);
+  double plans = now_ms() - t0;
   if (rc == AIC_OK) rc = run_analysis(nic, rgb, stride, level, nic->frame.y_hat);
   double t1 = now_ms();
   if (rc == AIC_OK) rc = nic_frame_prepare(nic, width, height, NIC_PART_HYPER);
+  plans += now_ms() - t1;
   if (rc == AIC_OK) rc = run_hyper_analysis(nic, level, nic->frame.z_hat);
   if (rc == AIC_OK) rc = nic_hyper_run(nic, nic->frame.z_hat, level, nic->frame.index);
   double t2 = now_ms();
@@ -212,6 +214,7 @@ int aic_nic_encode(aic_nic_t *nic, const uint8_t *rgb, size_t stride, int width,
   nic->timing.analysis_ms = t1 - t0;
   nic->timing.hyper_ms = t2 - t1;
   nic->timing.entropy_ms = t3 - t2;
+  nic->timing.plans_ms = plans;
   return rc;
 }
 
@@ -234,6 +237,7 @@ int aic_nic_decode(aic_nic_t *nic, const uint8_t *payload, size_t size, int widt
   if (rc != AIC_OK) return rc;
   nic_frame_t *f = &nic->frame;
   double t1 = now_ms();
+  nic->timing.plans_ms = t1 - t0;
   rc = aic_entropy_decode_factorized(nic->z_tables + (size_t)level * nic->Mz, (size_t)nic->Mz, z,
                                      z_size, f->z_hat, z_plane(f, nic));
   if (rc != AIC_OK) return stream_error(rc);

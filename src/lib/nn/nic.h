@@ -78,9 +78,11 @@ int aic_nic_synthesize(aic_nic_t *nic, const int32_t *y_hat, int width, int heig
 
 /* Milliseconds spent in each stage by the last aic_nic_encode / aic_nic_decode call
  * (monotonic clock). Encode fills analysis, hyper (h_a + integer h_s) and entropy; decode fills
- * entropy, hyper and synthesis. */
+ * entropy, hyper and synthesis. plans_ms is the part of those spent building convolution plans
+ * for a new frame size (0 when the runner was ready for it): what a steady stream does not pay. */
 typedef struct aic_nic_timing {
   double analysis_ms, hyper_ms, entropy_ms, synthesis_ms;
+  double plans_ms;
 } aic_nic_timing_t;
 void aic_nic_last_timing(const aic_nic_t *nic, aic_nic_timing_t *timing);
 
