@@ -370,16 +370,20 @@ static void test_damaged_model_refused(void) {
   rmdir(dir);
 }
 
-/* The model set's encode-time estimate: per pixel, recent frames weighing most, small frames
- * not counted. */
-static void test_encode_estimate(void) {
+/* The shipped models as a set of their own, or NULL (freed) when none loaded. */
+static aic_model_set_t *load_set(void) {
   aic_model_set_t *set = NULL;
   char why[512];
   CHECK_EQ_INT(aic_model_set_load(models_dir(), NULL, &set, why, sizeof why), 0);
-  if (!set || aic_model_set_count(set) == 0) {
-    aic_model_set_free(&set);
-    return;
-  }
+  if (set && aic_model_set_count(set) == 0) aic_model_set_free(&set);
+  return set;
+}
+
+/* The model set's encode-time estimate: per pixel, recent frames weighing most, small frames
+ * not counted. */
+static void test_encode_estimate(void) {
+  aic_model_set_t *set = load_set();
+  if (!set) return;
   const size_t px = AIC_MODEL_SET_TIMED_MIN_PIXELS;
   CHECK(aic_model_set_encode_estimate(set, 0, px) < 0);
   aic_model_set_note_encode(set, 0, px - 1, 5.0); /* too small to count */
@@ -436,13 +440,8 @@ static void test_budget_gives_way(void) {
 /* Every truncation and some bit flips of a neural payload (header CRC repaired by going below
  * it: decode the payload through the backend path) fail cleanly. */
 static void test_corrupt_payloads(void) {
-  aic_model_set_t *set = NULL;
-  char why[512];
-  CHECK_EQ_INT(aic_model_set_load(models_dir(), NULL, &set, why, sizeof why), 0);
-  if (!set || aic_model_set_count(set) == 0) {
-    aic_model_set_free(&set);
-    return;
-  }
+  aic_model_set_t *set = load_set();
+  if (!set) return;
   aic_nic_t *nic = NULL;
   CHECK_EQ_INT(aic_model_set_acquire(set, 0, 40, 24, &nic), 0);
   uint8_t *rgb = picture(40, 24);
