@@ -22,7 +22,9 @@ one). Speed is measured on the synthetic pans scripts/prepare-data makes for ben
 usage: bench/neural.py [--build build-bench] [--model PATH]... [--sets 720p,512,frames]
                        [--images N]
                        [--quick] [--impl auto|dnnl|ref] [--threads 1,2] [--runs 20]
-                       [--parts rd,speed | --parts report] [--no-doc]
+                       [--parts rd,speed | --parts report] [--no-doc] [--add]
+--add measures the --model files only and keeps every other row of the results (the other
+models' and the peers'): to add or replace one model without re-measuring the rest.
 Exit status 3 when there was nothing to measure with (no bench_neural in the build, or no model
 file). Also run by `make bench` and `bench/run.py --only neural` (with its --build, --quick and
 --no-doc; models from models/).
@@ -132,9 +134,29 @@ def still_sets(names, quick, limit):
 # --- the parts --------------------------------------------------------------------------------
 
 
+def drop_rows(path, column, values, sets=None):
+    """Rewrites the CSV at path without the rows whose `column` is in values (and, given
+    sets, whose "set" is in sets)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    k = rows[0].index(column)
+    ks = rows[0].index("set") if sets is not None else None
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([rows[0]] + [r for r in rows[1:] if r[k] not in values or
+                                             (ks is not None and r[ks] not in sets)])
+
+
 def part_rd(build, models, sets, args):
     out = RESULTS / "neural_rd.csv"
-    out.unlink(missing_ok=True)
+    if args.add:
+        drop_rows(out, "codec", {m["name"] for m in models}, {name for name, _ in sets})
+    else:
+        out.unlink(missing_ok=True)
+    kept = {(r["set"], r["codec"]) for r in read_csv(out)} if out.exists() else set()
     for name, files in sets:
         for m in models:
             log(f"rd {name}: {m['name']} on {len(files)} images x {m['levels']} levels")
@@ -142,6 +164,9 @@ def part_rd(build, models, sets, args):
             run([build / "bench_neural", "rd", "--model", m["path"], "--name", m["name"],
                  "--out", out, "--set", name, "--impl", args.impl, "--threads", "1"] + files)
             log(f"rd {name}: {m['name']} took {time.time() - t:.0f} s")
+        if all((name, p) in kept for p in PEERS):
+            log(f"rd {name}: peers kept from the earlier run")
+            continue
         log(f"rd {name}: peers {','.join(PEERS)} on the same images")
         run([build / "bench_codecs", "--out", out, "--set", name, "--codecs", ",".join(PEERS)]
             + files)
@@ -152,7 +177,10 @@ def part_speed(build, models, args):
     macs = RESULTS / "neural_macs.csv"
     pipe = RESULTS / "neural_pipeline.csv"
     for p in (out, macs, pipe):
-        p.unlink(missing_ok=True)
+        if args.add:
+            drop_rows(p, "family", {m["family"] for m in models})
+        else:
+            p.unlink(missing_ok=True)
     seqs = [DATA / "video" / f"speed_{w}x{h}.y4m" for w, h in SPEED_SIZES]
     missing = [s for s in seqs if not s.exists()]
     if missing:
@@ -189,14 +217,14 @@ def quality_range(curve, metric):
 
 def bd_rows(curves_all, names):
     """[{set, codec, anchor, metric, bd, lo, hi, codec range, anchor range}]: every model
-    against every peer, with the quality range the two curves share (BD-rate integrates over
+    against every peer and every other model, with the quality range the two curves share (BD-rate integrates over
     it only, so a narrow overlap deserves a look)."""
     rows = []
     for s, curves in curves_all.items():
         for codec in names:
             if codec not in curves:
                 continue
-            for anchor in PEERS:
+            for anchor in PEERS + [n for n in names if n != codec]:
                 if anchor not in curves:
                     continue
                 for metric, _, _ in bdrate.METRICS:
@@ -427,6 +455,9 @@ def goals_section(bd, speed, models, sets, pipeline=()):
             if name is None:
                 rows.append([goal, target, f"not measured (no {family} model)", "n/a"])
                 continue
+            if r is None:
+                rows.append([goal, target, "not measured on this set", "n/a"])
+                continue
             status = ""
             if r and not math.isnan(r["bd"]) and limit is not None:
                 status = "met" if r["bd"] <= limit else "missed"
@@ -493,8 +524,8 @@ def rd_section(curves_all, bd, names):
             if codec not in curves:
                 continue
             rows = []
-            for anchor in PEERS:
-                cells = [PEER_LABEL[anchor]]
+            for anchor in PEERS + [n for n in names if n != codec and n in curves]:
+                cells = [PEER_LABEL.get(anchor, anchor)]
                 for metric, _, _ in bdrate.METRICS:
                     r = next((x for x in bd if x["set"] == s and x["codec"] == codec and
                               x["anchor"] == anchor and x["metric"] == metric), None)
@@ -503,7 +534,8 @@ def rd_section(curves_all, bd, names):
                         shared = (f"{r['lo']:.1f}..{r['hi']:.1f}" if r and r["hi"] > r["lo"]
                                   else "none")
                 rows.append(cells + [shared])
-            md.append(f"BD-rate of {codec} against each peer (negative: fewer bits for the "
+            md.append(f"BD-rate of {codec} against each peer and the other models (negative: "
+                      "fewer bits for the "
                       "same quality; the last column is the PSNR-RGB range, in dB, both curves "
                       "cover and the BD-rate is averaged over):\n")
             md.append(table(["anchor"] + [label for _, label, _ in bdrate.METRICS] +
@@ -608,6 +640,8 @@ def main(argv=None, build=None, quick=None, no_doc=None, command=None):
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--parts", default="rd,speed", help="rd,speed; 'report' only rewrites")
     ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--add", action="store_true",
+                    help="measure the --model files only, keep the other rows of the results")
     args = ap.parse_args(argv)
     if build is not None:
         args.build = build
@@ -634,16 +668,22 @@ def main(argv=None, build=None, quick=None, no_doc=None, command=None):
         # QUICK (a smoke run): 6 of the 720p stills only, as bench/run.py's stills part does.
         set_names = ["720p"] if args.quick and args.sets == "720p,512" else args.sets.split(",")
         sets = still_sets(set_names, args.quick, args.images)
-        # A run of one part keeps the record of the other when it measured the same models.
+        # A run of one part keeps the record of the other when it measured the same models;
+        # --add keeps the record of the models it does not measure.
         same = [m["sha256"] for m in rec.get("models", [])] == [m["sha256"] for m in models]
+        added = {m["family"] for m in models}
+        all_models = ([m for m in rec.get("models", []) if m["family"] not in added] + models
+                      if args.add else models)
+        prev_runs = dict(rec.get("runs", {}))
         rec = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
                "command": command or "bench/neural.py " + " ".join(argv if argv is not None
                                                                    else sys.argv[1:]),
-               "models": models, "impl": args.impl,
-               "seconds": dict(rec.get("seconds", {})) if same else {},
-               "load": dict(rec.get("load", {})) if same else {},
-               "runs": dict(rec.get("runs", {})) if same else {},
-               "sets": {s: len(f) for s, f in sets} if "rd" in parts else rec.get("sets", {}),
+               "models": all_models, "impl": args.impl,
+               "seconds": dict(rec.get("seconds", {})) if same or args.add else {},
+               "load": dict(rec.get("load", {})) if same or args.add else {},
+               "runs": prev_runs if same or args.add else {},
+               "sets": ({s: len(f) for s, f in sets} if "rd" in parts and not args.add
+                        else rec.get("sets", {})),
                "machine": machine()}
         for name, fn in (("rd", lambda: part_rd(build, models, sets, args)),
                          ("speed", lambda: part_speed(build, models, args))):
@@ -653,7 +693,11 @@ def main(argv=None, build=None, quick=None, no_doc=None, command=None):
             fn()
             rec["seconds"][name] = round(time.time() - t)
             rec["load"][name] = {"before": before, "after": loadavg()}
-            rec["runs"][name] = f"`{rec['command']}` on {rec['date']}"
+            this = f"`{rec['command']}` on {rec['date']}"
+            if args.add and prev_runs.get(name):
+                this = (f"{prev_runs[name]}; {', '.join(sorted(added))} added by {this} "
+                        f"(sets {', '.join(s for s, _ in sets) if name == 'rd' else 'all'})")
+            rec["runs"][name] = this
             log(f"{name} done in {rec['seconds'][name]} s, load {before} -> {loadavg()}")
         rec_path.write_text(json.dumps(rec, indent=1) + "\n")
     elif not rec:
