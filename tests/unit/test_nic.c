@@ -12,7 +12,8 @@
  *    f32 layers (the exporter keeps a layer in f32 when int8 costs too much);
  *  - nic-rt: the time per stage of one 640x360 frame with the reference kernels (printed;
  *    AIC_NIC_NO_TIMING=1 skips it, e.g. under the sanitizers; AIC_NIC_QUICK=1 also skips the
- *    round trips of frames wider than 200). */
+ *    round trips of frames wider than 200, and runs the families after nic-rt on oneDNN
+ *    only, without the REF-against-AUTO and thread checks). */
 #include <dirent.h>
 #include <math.h>
 #include <stdbool.h>
@@ -890,7 +891,8 @@ static bool choose_some(const char *name) {
 
 /* The float variants run end to end, decode what they encode, and stay close to the int8
  * model: their weights are the int8 ones, only the activations are no longer quantized. */
-static void check_float_layers(const aic_model_file_t *m8, aic_nic_t *nic8, const char *family) {
+static void check_float_layers(const aic_model_file_t *m8, aic_nic_t *nic8, const char *family,
+                               aic_nn_impl_t impl) {
   const choose_fn choices[] = {choose_all, choose_some};
   const char *const names[] = {"all f32", "some f32"};
   const int w = 100, h = 60;
@@ -914,7 +916,7 @@ static void check_float_layers(const aic_model_file_t *m8, aic_nic_t *nic8, cons
       fprintf(stderr, "%s %s: %s\n", family, names[v], why);
       continue;
     }
-    aic_nic_t *nic = make_nic(m, AIC_NN_IMPL_REF);
+    aic_nic_t *nic = make_nic(m, impl);
     if (nic) {
       size_t f32 = 0;
       for (size_t i = 0; i < nic->layer_count; i++) f32 += !nic->layers[i].int8;
@@ -1050,17 +1052,24 @@ static void test_families(void) {
     aic_model_file_t *m = load_model(families[f]);
     if (!m) continue;
     families_tested++;
-    aic_nic_t *nic = make_nic(m, AIC_NN_IMPL_REF);
+    /* Sanitizer builds (AIC_NIC_QUICK): the reference kernels, instrumented, run nic-rt only;
+     * the larger families run on oneDNN there (nic-hq's f32 layers in the instrumented C
+     * reference took ~8 minutes). The unsanitized build runs everything on both. */
+    const bool light = f > 0 && getenv("AIC_NIC_QUICK") != NULL;
+    const aic_nn_impl_t impl = light ? AIC_NN_IMPL_AUTO : AIC_NN_IMPL_REF;
+    aic_nic_t *nic = make_nic(m, impl);
     if (nic) {
       check_args(nic);
       int vectors = check_vectors(m, nic, families[f]);
       if (!vectors) printf("%s: no test vectors under %s\n", families[f], vector_dir);
       check_round_trips(m, nic, families[f]);
-      check_impls(m, nic);
-      check_threads(m, AIC_NN_IMPL_REF);
+      if (!light) {
+        check_impls(m, nic);
+        check_threads(m, AIC_NN_IMPL_REF);
+      }
       if (aic_nn_dnnl_available() == AIC_OK) check_threads(m, AIC_NN_IMPL_DNNL);
       check_damaged_payloads(nic, families[f]);
-      check_float_layers(m, nic, families[f]);
+      check_float_layers(m, nic, families[f], impl);
       aic_nic_free(&nic);
     }
     check_damaged_models(families[f]);
