@@ -145,9 +145,9 @@ def drop_rows(path, column, values, sets=None):
         return
     k = rows[0].index(column)
     ks = rows[0].index("set") if sets is not None else None
+    keep = [r for r in rows[1:] if r[k] not in values or (ks is not None and r[ks] not in sets)]
     with open(path, "w", newline="") as f:
-        csv.writer(f).writerows([rows[0]] + [r for r in rows[1:] if r[k] not in values or
-                                             (ks is not None and r[ks] not in sets)])
+        csv.writer(f, lineterminator="\n").writerows([rows[0]] + keep)
 
 
 def part_rd(build, models, sets, args):
