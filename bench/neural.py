@@ -215,16 +215,21 @@ def quality_range(curve, metric):
     return (min(vals), max(vals)) if vals else (math.nan, math.nan)
 
 
+def anchors(codec, names):
+    """What a model's BD-rate is measured against: the peers, then the other models."""
+    return PEERS + [n for n in names if n != codec]
+
+
 def bd_rows(curves_all, names):
     """[{set, codec, anchor, metric, bd, lo, hi, codec range, anchor range}]: every model
-    against every peer and every other model, with the quality range the two curves share (BD-rate integrates over
-    it only, so a narrow overlap deserves a look)."""
+    against every peer and every other model, with the quality range the two curves share
+    (BD-rate integrates over it only, so a narrow overlap deserves a look)."""
     rows = []
     for s, curves in curves_all.items():
         for codec in names:
             if codec not in curves:
                 continue
-            for anchor in PEERS + [n for n in names if n != codec]:
+            for anchor in anchors(codec, names):
                 if anchor not in curves:
                     continue
                 for metric, _, _ in bdrate.METRICS:
@@ -524,7 +529,7 @@ def rd_section(curves_all, bd, names):
             if codec not in curves:
                 continue
             rows = []
-            for anchor in PEERS + [n for n in names if n != codec and n in curves]:
+            for anchor in [a for a in anchors(codec, names) if a in curves or a in PEERS]:
                 cells = [PEER_LABEL.get(anchor, anchor)]
                 for metric, _, _ in bdrate.METRICS:
                     r = next((x for x in bd if x["set"] == s and x["codec"] == codec and
@@ -535,8 +540,7 @@ def rd_section(curves_all, bd, names):
                                   else "none")
                 rows.append(cells + [shared])
             md.append(f"BD-rate of {codec} against each peer and the other models (negative: "
-                      "fewer bits for the "
-                      "same quality; the last column is the PSNR-RGB range, in dB, both curves "
+                      "fewer bits for the same quality; the last column is the PSNR-RGB range, in dB, both curves "
                       "cover and the BD-rate is averaged over):\n")
             md.append(table(["anchor"] + [label for _, label, _ in bdrate.METRICS] +
                             ["shared PSNR-RGB"], rows) + "\n")
@@ -675,13 +679,14 @@ def main(argv=None, build=None, quick=None, no_doc=None, command=None):
         all_models = ([m for m in rec.get("models", []) if m["family"] not in added] + models
                       if args.add else models)
         prev_runs = dict(rec.get("runs", {}))
+        keep = same or args.add
         rec = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
                "command": command or "bench/neural.py " + " ".join(argv if argv is not None
                                                                    else sys.argv[1:]),
                "models": all_models, "impl": args.impl,
-               "seconds": dict(rec.get("seconds", {})) if same or args.add else {},
-               "load": dict(rec.get("load", {})) if same or args.add else {},
-               "runs": prev_runs if same or args.add else {},
+               "seconds": dict(rec.get("seconds", {})) if keep else {},
+               "load": dict(rec.get("load", {})) if keep else {},
+               "runs": prev_runs if keep else {},
                "sets": ({s: len(f) for s, f in sets} if "rd" in parts and not args.add
                         else rec.get("sets", {})),
                "machine": machine()}
