@@ -36,6 +36,8 @@ def average(paths):
     for p in paths:
         st = torch.load(p, map_location="cpu")
         fam = st.get("family")
+        if fam not in models.FAMILIES:
+            raise SystemExit(f"average: {p} names no known family ({fam!r})")
         if family is not None and fam != family:
             raise SystemExit(f"average: {p} is a {fam} checkpoint, the first is {family}")
         family, step = fam, st.get("step", 0)
@@ -67,11 +69,16 @@ def main(argv=None):
     state, family, step = average(args.ckpts)
     model = models.Codec(family)
     model.load_state_dict(state)  # checks the names and shapes against the family
+    try:
+        levels = [int(v) for v in args.eval.split(",")] if args.eval else []
+    except ValueError:
+        levels = [-1]
+    if any(not 0 <= v < model.levels for v in levels):
+        raise SystemExit(f"average: --eval levels must lie in 0..{model.levels - 1}")
     torch.save({"model": state, "step": step, "family": family,
                 "config": {"averaged": [str(p) for p in args.ckpts]}}, args.out)
     print(f"average: {len(args.ckpts)} {family} checkpoints -> {args.out}", flush=True)
-    if args.eval:
-        levels = [int(v) for v in args.eval.split(",")]
+    if levels:
         images = [data.to_tensor(data.load_rgb(f))[None] for f in data.val_files(args.val_set)]
         with torch.no_grad():
             rows = coding.evaluate(model, images, levels)

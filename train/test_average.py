@@ -9,6 +9,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import average  # noqa: E402
+import models  # noqa: E402
 
 
 def save(path, family, step, w, n):
@@ -33,3 +34,19 @@ def test_other_family_or_shape_refused(tmp_path):
         average.average([a, b])
     with pytest.raises(SystemExit, match="other tensors"):
         average.average([a, c])
+    d = save(tmp_path / "d.pt", None, 4, torch.zeros(2), torch.tensor([0]))
+    with pytest.raises(SystemExit, match="no known family"):
+        average.average([d, a])
+
+
+def test_bad_eval_levels_write_nothing(tmp_path):
+    state = models.Codec("nic-rt").state_dict()
+    paths = []
+    for i in range(2):
+        paths.append(str(tmp_path / f"s{i}.pt"))
+        torch.save({"model": state, "step": i, "family": "nic-rt"}, paths[-1])
+    out = tmp_path / "avg.pt"
+    for bad in ("6", "-1", "0,x"):
+        with pytest.raises(SystemExit, match="0..5"):
+            average.main(["--out", str(out), "--eval", bad] + paths)
+        assert not out.exists()
