@@ -282,11 +282,15 @@ static void test_floor_retries_distinct_levels(void) {
    * policy allows */
   unsigned first = aic_neural_level_for(aic_policy_start_quality(NULL, p.min_ssim), levels);
   unsigned distinct = levels - first;
-  int want = (int)(distinct < AIC_POLICY_MAX_ATTEMPTS ? distinct : AIC_POLICY_MAX_ATTEMPTS) - 1;
-  if (r.count != want)
-    fprintf(stderr, "floor: %d neural retries, want %d (levels %u, first %u)\n", r.count, want,
-                    levels, first);
-  CHECK_EQ_INT(r.count, want);
+  int most = (int)(distinct < AIC_POLICY_MAX_ATTEMPTS ? distinct : AIC_POLICY_MAX_ATTEMPTS) - 1;
+  if (r.count < 1 || r.count > most)
+    fprintf(stderr, "floor: %d neural retries, want 1..%d (levels %u, first %u)\n", r.count,
+            most, levels, first);
+  CHECK(r.count >= 1 && r.count <= most);
+  /* A prediction may skip a level (how far depends on the model's SSIM steps); with attempts
+   * to spare, the retries go on until the top level has been tried. */
+  if (r.count > 0 && r.count < most)
+    CHECK_EQ_INT((int)aic_neural_level_for(r.to[r.count - 1] + 5e-4, levels), (int)levels - 1);
   /* The log rounds qualities to 0.001; a retry starts at or just above a level's first
    * quality, so the level of what was logged is that of the value + 0.0005. */
   for (int i = 0; i < r.count; i++) {
@@ -474,7 +478,7 @@ static void test_corrupt_payloads(void) {
 static const int cross_sizes[][2] = {{100, 60}, {37, 23}, {160, 96}};
 
 /* Sanitizer builds (AIC_NIC_QUICK, set for emit and check alike) leave out the largest size:
- * nic-hq's f32 layers in the instrumented C reference make it the slowest part of the run. */
+ * nic-hq (9x nic-rt's MACs) in the instrumented C reference is the slowest part of the run. */
 static size_t cross_count(void) {
   const size_t n = sizeof cross_sizes / sizeof cross_sizes[0];
   return getenv("AIC_NIC_QUICK") ? n - 1 : n;
