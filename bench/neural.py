@@ -151,14 +151,17 @@ def drop_rows(path, column, values, sets=None):
 
 
 def part_rd(build, models, sets, args):
+    """Returns the row groups it measured ("<model> <set>", "peers <set>"), for the record."""
     out = RESULTS / "neural_rd.csv"
     if args.add:
         drop_rows(out, "codec", {m["name"] for m in models}, {name for name, _ in sets})
     else:
         out.unlink(missing_ok=True)
     kept = {(r["set"], r["codec"]) for r in read_csv(out)} if out.exists() else set()
+    measured = []
     for name, files in sets:
         for m in models:
+            measured.append(f"{m['name']} {name}")
             log(f"rd {name}: {m['name']} on {len(files)} images x {m['levels']} levels")
             t = time.time()
             run([build / "bench_neural", "rd", "--model", m["path"], "--name", m["name"],
@@ -170,9 +173,12 @@ def part_rd(build, models, sets, args):
         log(f"rd {name}: peers {','.join(PEERS)} on the same images")
         run([build / "bench_codecs", "--out", out, "--set", name, "--codecs", ",".join(PEERS)]
             + files)
+        measured.append(f"peers {name}")
+    return measured
 
 
 def part_speed(build, models, args):
+    """Returns the families it measured, for the record."""
     out = RESULTS / "neural_speed.csv"
     macs = RESULTS / "neural_macs.csv"
     pipe = RESULTS / "neural_pipeline.csv"
@@ -196,6 +202,29 @@ def part_speed(build, models, args):
         log(f"pipeline {m['name']}: encoder and decoder threads, median of {2 * runs} frames")
         run([build / "bench_neural", "pipeline", "--model", m["path"], "--out", pipe, "--impl",
              args.impl, "--runs", 2 * runs, "--warmup", 3] + seqs)
+    return [m["family"] for m in models]
+
+
+def provenance(prior, measured, command):
+    """A part's record of which command made which rows: {row group: command}. An --add run
+    replaces the entries of the groups it measured and keeps the others (prior), so the record
+    names only commands whose rows are still in the results. A record written as one string
+    (before this form) is kept whole under "earlier rows"."""
+    out = {"earlier rows": prior} if isinstance(prior, str) else dict(prior or {})
+    for group in measured:
+        out.pop(group, None)  # re-measured: moves to the end, with the new command
+        out[group] = command
+    return out
+
+
+def provenance_text(record):
+    """"groups: command; ..." with the groups one command made listed together."""
+    if isinstance(record, str):
+        return record
+    by_command = {}
+    for group, command in record.items():
+        by_command.setdefault(command, []).append(group)
+    return "; ".join(f"{', '.join(groups)}: {command}" for command, groups in by_command.items())
 
 
 # --- analysis ---------------------------------------------------------------------------------
@@ -579,7 +608,8 @@ def write_doc(rec, curves_all, bd, speed, macs, pipeline=()):
     info = rec.get("machine", {})
     runs = rec.get("runs") or {"all": f"`{rec.get('command', '?')}` on {rec.get('date', '?')}"}
     head = [
-        "Last run: " + "; ".join(f"{k}: {v}" for k, v in runs.items()) + f" (took {parts}).",
+        "Last run: " + "; ".join(f"{k}: {provenance_text(v)}" for k, v in runs.items())
+        + f" (took {parts}).",
         "",
         f"Machine: {info.get('nproc', '?')} cores, {info.get('cpu', '?')}; libaic at "
         f"{info.get('commit', '?')}. {load_note}",
@@ -686,7 +716,7 @@ def main(argv=None, build=None, quick=None, no_doc=None, command=None):
                "models": all_models, "impl": args.impl,
                "seconds": dict(rec.get("seconds", {})) if keep else {},
                "load": dict(rec.get("load", {})) if keep else {},
-               "runs": prev_runs if keep else {},
+               "runs": dict(prev_runs) if keep else {},
                "sets": ({s: len(f) for s, f in sets} if "rd" in parts and not args.add
                         else rec.get("sets", {})),
                "machine": machine()}
@@ -695,14 +725,11 @@ def main(argv=None, build=None, quick=None, no_doc=None, command=None):
             if name not in parts:
                 continue
             t, before = time.time(), loadavg()
-            fn()
+            measured = fn()
             rec["seconds"][name] = round(time.time() - t)
             rec["load"][name] = {"before": before, "after": loadavg()}
-            this = f"`{rec['command']}` on {rec['date']}"
-            if args.add and prev_runs.get(name):
-                this = (f"{prev_runs[name]}; {', '.join(sorted(added))} added by {this} "
-                        f"(sets {', '.join(s for s, _ in sets) if name == 'rd' else 'all'})")
-            rec["runs"][name] = this
+            rec["runs"][name] = provenance(prev_runs.get(name) if args.add else None, measured,
+                                           f"`{rec['command']}` on {rec['date']}")
             log(f"{name} done in {rec['seconds'][name]} s, load {before} -> {loadavg()}")
         rec_path.write_text(json.dumps(rec, indent=1) + "\n")
     elif not rec:
