@@ -69,12 +69,13 @@ def main(argv=None):
     state, family, step = average(args.ckpts)
     model = models.Codec(family)
     model.load_state_dict(state)  # checks the names and shapes against the family
+    bad_levels = f"average: --eval levels must lie in 0..{model.levels - 1}"
     try:
         levels = [int(v) for v in args.eval.split(",")] if args.eval else []
     except ValueError:
-        levels = [-1]
+        raise SystemExit(bad_levels) from None
     if any(not 0 <= v < model.levels for v in levels):
-        raise SystemExit(f"average: --eval levels must lie in 0..{model.levels - 1}")
+        raise SystemExit(bad_levels)
     torch.save({"model": state, "step": step, "family": family,
                 "config": {"averaged": [str(p) for p in args.ckpts]}}, args.out)
     print(f"average: {len(args.ckpts)} {family} checkpoints -> {args.out}", flush=True)
