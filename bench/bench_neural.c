@@ -25,6 +25,7 @@
  *                        [--size WxH] image.png|image.rgb...   (.rgb: raw RGB24 of --size)
  *        bench_neural speed --model M.aicm --out speed.csv [--threads 1,2] [--runs 20]
  *                        [--warmup 3] [--levels max|...] [--impl ...] seq.y4m...
+ *        (every mode also takes --band-kib N: the runners' band size, 0 = unbanded)
  *        bench_neural pipeline --model M.aicm --out pipe.csv [--runs 40] [--warmup 3]
  *                        [--levels max|...] [--impl ...] seq.y4m...
  *        bench_neural macs --model M.aicm [--size 640x360] [--out macs.csv]
@@ -75,6 +76,9 @@ typedef struct options {
   int first; /* index of the first input file in argv */
 } options_t;
 
+/* --band-kib: the runners' aic_nic_settings_t.band_kib (-1: the library's default). */
+static int band_kib = -1;
+
 static void parse_options(int argc, char **argv, options_t *o) {
   *o = (options_t){.set = "stills",
                    .levels = NULL,
@@ -107,6 +111,8 @@ static void parse_options(int argc, char **argv, options_t *o) {
       o->runs = atoi(argv[++i]);
     else if (strcmp(a, "--warmup") == 0 && has)
       o->warmup = atoi(argv[++i]);
+    else if (strcmp(a, "--band-kib") == 0 && has)
+      band_kib = atoi(argv[++i]);
     else if (a[0] == '-')
       bench_die("unknown option %s", a);
     else {
@@ -169,6 +175,7 @@ static aic_nic_t *make_runner(const aic_model_file_t *m, aic_nn_impl_t impl, int
   aic_nic_settings_default(&s);
   s.impl = impl;
   s.threads = threads;
+  if (band_kib >= 0) s.band_kib = band_kib;
   aic_nic_t *nic = NULL;
   char why[256] = "";
   int rc = aic_nic_create(m, &s, &nic, why, sizeof why);

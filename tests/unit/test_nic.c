@@ -555,20 +555,29 @@ static void check_impls(const aic_model_file_t *m, aic_nic_t *ref) {
   CHECK(aut == NULL);
 }
 
-/* Runners with 1, 2 and 3 threads (oneDNN's and the per-element passes', nic_par.c) write the
- * same payload and decode it to the same pixels: threads split the work, never the arithmetic.
- * The frame is large enough for the passes to split (NIC_PAR_MIN_WORK). */
+/* Runners with 1, 2 and 3 threads (oneDNN's and the per-element passes', nic_par.c), with
+ * int8 layers run whole or in bands of rows (band_kib: 1 KiB makes bands of one or two rows,
+ * many per thread; 64 a few; 0 none), write the same payload and decode it to the same pixels:
+ * threads and bands split the work, never the arithmetic. The frame is large enough for the
+ * passes to split (NIC_PAR_MIN_WORK), and of odd size, so that bands meet the crop of a
+ * depth-to-space and the ceil rule of a stride-2 convolution at the bottom. */
 static void check_threads(const aic_model_file_t *m, aic_nn_impl_t impl) {
   const bool quick = getenv("AIC_NIC_QUICK") != NULL;
-  const int w = quick ? 130 : 257, h = quick ? 70 : 131;
-  uint8_t *rgb = test_picture(w, h, 17), *out[3];
-  aic_buf_t pay[3] = {{0}};
-  for (int t = 0; t < 3; t++) {
+  const int w = quick ? 130 : 257, h = quick ? 71 : 131;
+  static const struct {
+    int threads, band_kib;
+  } runs[] = {{1, 0}, {1, 1}, {2, 1}, {3, 64}, {1, 64}, {2, 0}, {2, 64}, {3, 1}, {3, 256}};
+  enum { RUNS = sizeof runs / sizeof runs[0], QUICK_RUNS = 4 }; /* sanitizers: the first 4 */
+  const int nruns = quick ? QUICK_RUNS : RUNS;
+  uint8_t *rgb = test_picture(w, h, 17), *out[RUNS];
+  aic_buf_t pay[RUNS] = {{0}};
+  for (int t = 0; t < nruns; t++) {
     out[t] = malloc((size_t)w * h * 3);
     aic_nic_settings_t s;
     aic_nic_settings_default(&s);
     s.impl = impl;
-    s.threads = t + 1;
+    s.threads = runs[t].threads;
+    s.band_kib = runs[t].band_kib;
     aic_nic_t *nic = NULL;
     CHECK_EQ_INT(aic_nic_create(m, &s, &nic, NULL, 0), AIC_OK);
     if (!nic) continue;
@@ -578,10 +587,14 @@ static void check_threads(const aic_model_file_t *m, aic_nn_impl_t impl) {
                  AIC_OK);
     aic_nic_free(&nic);
     if (t == 0) continue;
+    if (!(pay[t].size == pay[0].size && memcmp(pay[t].data, pay[0].data, pay[0].size) == 0) ||
+        memcmp(out[t], out[0], (size_t)w * h * 3) != 0)
+      fprintf(stderr, "  threads %d, band_kib %d: differs from threads 1, unbanded\n",
+              runs[t].threads, runs[t].band_kib);
     CHECK(pay[t].size == pay[0].size && memcmp(pay[t].data, pay[0].data, pay[0].size) == 0);
     CHECK(memcmp(out[t], out[0], (size_t)w * h * 3) == 0);
   }
-  for (int t = 0; t < 3; t++) {
+  for (int t = 0; t < nruns; t++) {
     aic_buf_free(&pay[t]);
     free(out[t]);
   }
@@ -971,6 +984,9 @@ static void check_impl_choice(const aic_model_file_t *m) {
   s.threads = 0;
   CHECK_EQ_INT(aic_nic_create(m, &s, &nic, NULL, 0), AIC_EINVAL);
   s.threads = 1;
+  s.band_kib = -1;
+  CHECK_EQ_INT(aic_nic_create(m, &s, &nic, NULL, 0), AIC_EINVAL);
+  s.band_kib = 256;
   s.impl = (aic_nn_impl_t)7;
   CHECK_EQ_INT(aic_nic_create(m, &s, &nic, NULL, 0), AIC_EINVAL);
   CHECK(nic == NULL);
@@ -1007,7 +1023,7 @@ static void check_args(aic_nic_t *nic) {
   aic_buf_free(&out);
   aic_nic_settings_t st;
   aic_nic_settings_default(&st);
-  CHECK(st.impl == AIC_NN_IMPL_AUTO && st.threads == 1);
+  CHECK(st.impl == AIC_NN_IMPL_AUTO && st.threads == 1 && st.band_kib == 256);
 }
 
 static void print_timing(const aic_model_file_t *m, const char *family, aic_nn_impl_t impl) {

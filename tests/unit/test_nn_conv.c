@@ -60,7 +60,7 @@ static size_t elem(aic_nn_conv_kind_t k) {
 static void layer_alloc(layer_t *l, aic_nn_conv_kind_t kind, int in_ch, int out_ch, int k, int s,
                         int h, int w, bool bias) {
   memset(l, 0, sizeof *l);
-  l->d = (aic_nn_conv_desc_t){kind, in_ch, out_ch, k, s, h, w, NULL, NULL};
+  l->d = (aic_nn_conv_desc_t){kind, in_ch, out_ch, k, s, h, w, NULL, NULL, false, 0, 0};
   l->n_in = (size_t)h * w * in_ch;
   l->n_out = (size_t)aic_nn_conv_out(h, s) * aic_nn_conv_out(w, s) * out_ch;
   l->n_w = (size_t)out_ch * in_ch * k * k;
@@ -486,6 +486,49 @@ static void test_concurrent_plans(void) {
 }
 
 /* The plan API in front (conv_plan.c) with each implementation asked for by name. */
+/* A layer computed band by band (desc.band: the input rows each band's outputs read, zero rows
+ * where it meets the picture's edge) gives the whole layer's int32 rows exactly, for both
+ * implementations, every stride and kernel, odd heights (the ceil rule at the bottom) and bands
+ * of 1..3 rows. */
+static void test_bands(void) {
+  for (int it = 0; it < 48; it++) {
+    const aic_nn_conv_kind_t kind = it % 2 ? AIC_NN_CONV_S8S8 : AIC_NN_CONV_U8S8;
+    const int k = 1 + 2 * (it / 2 % 3), s = 1 + it / 6 % 2, h = rnd_in(k, 17), w = rnd_in(1, 9);
+    layer_t l;
+    layer_alloc(&l, kind, rnd_in(1, 9), rnd_in(1, 12), k, s, h, w, false);
+    layer_fill(&l, false);
+    const int oh = aic_nn_conv_out(h, s), ow = aic_nn_conv_out(w, s), O = l.d.out_ch;
+    int32_t *whole = malloc(l.n_out * 4), *band = malloc(l.n_out * 4);
+    CHECK_EQ_INT(aic_nn_conv_ref(&l.d, l.src, whole), AIC_OK);
+    for (int impl = AIC_NN_IMPL_REF; impl <= AIC_NN_IMPL_DNNL; impl++) {
+      if (impl == AIC_NN_IMPL_DNNL && !have_dnnl) continue;
+      memset(band, 0x55, l.n_out * 4);
+      const int rows = 1 + it % 3;
+      for (int y = 0; y < oh; y += rows) {
+        const int y1 = y + rows < oh ? y + rows : oh;
+        const int first = y * s - k / 2, last = (y1 - 1) * s - k / 2 + k - 1;
+        aic_nn_conv_desc_t d = l.d;
+        d.band = true;
+        d.pad_top = first < 0 ? -first : 0;
+        d.pad_bottom = last > h - 1 ? last - (h - 1) : 0;
+        const int in0 = first > 0 ? first : 0;
+        d.in_h = (last < h - 1 ? last : h - 1) - in0 + 1;
+        CHECK_EQ_INT(aic_nn_conv_out_rows(&d), y1 - y);
+        aic_nn_conv_plan_t *p = NULL;
+        CHECK_EQ_INT(aic_nn_conv_plan_create(&d, (aic_nn_impl_t)impl, 1, &p), AIC_OK);
+        if (!p) continue;
+        const uint8_t *src = (const uint8_t *)l.src + (size_t)in0 * w * l.d.in_ch;
+        CHECK_EQ_INT(aic_nn_conv_run(p, src, band + (size_t)y * ow * O), AIC_OK);
+        aic_nn_conv_plan_free(&p);
+      }
+      CHECK(memcmp(band, whole, l.n_out * 4) == 0);
+    }
+    free(whole);
+    free(band);
+    layer_free(&l);
+  }
+}
+
 static void test_plan_api(void) {
   layer_t l;
   layer_alloc(&l, AIC_NN_CONV_S8S8, 12, 24, 5, 2, 33, 17, true);
@@ -526,7 +569,7 @@ static void expect_refused(const aic_nn_conv_desc_t *d, int threads) {
 
 static void test_bad_descs(void) {
   int8_t w[3 * 4 * 9 * 9] = {0};
-  const aic_nn_conv_desc_t good = {AIC_NN_CONV_U8S8, 4, 3, 3, 1, 8, 8, w, NULL};
+  const aic_nn_conv_desc_t good = {AIC_NN_CONV_U8S8, 4, 3, 3, 1, 8, 8, w, NULL, false, 0, 0};
   aic_nn_conv_desc_t d;
   static const int bad_kernels[] = {0, 2, 4, 8, 9, -1};
   for (size_t i = 0; i < sizeof bad_kernels / sizeof bad_kernels[0]; i++) {
@@ -548,6 +591,11 @@ static void test_bad_descs(void) {
   d = good, d.weight = NULL, expect_refused(&d, 1);
   d = good, d.kind = (aic_nn_conv_kind_t)0, expect_refused(&d, 1);
   d = good, d.kind = (aic_nn_conv_kind_t)99, expect_refused(&d, 1);
+  /* bands: padding 0..K/2 on each side, and at least one output row */
+  d = good, d.band = true, d.pad_top = 2, expect_refused(&d, 1);
+  d = good, d.band = true, d.pad_bottom = -1, expect_refused(&d, 1);
+  d = good, d.band = true, d.in_h = 2, expect_refused(&d, 1);
+  d = good, d.band = true, d.in_h = 2, d.pad_top = 1, expect_refused(&d, 0);
   expect_refused(NULL, 1);
   expect_refused(&good, 0);
   expect_refused(&good, -2);
@@ -684,6 +732,7 @@ int main(int argc, char **argv) {
   RUN(test_threads);
   RUN(test_concurrent_plans);
   RUN(test_plan_api);
+  RUN(test_bands);
   RUN(test_random_shapes);
   if (have_dnnl)
     printf("f32: max |oneDNN - exact| / sum|terms| = %.3g (u = 2^-24 = %.3g)\n", max_f32_err,

@@ -6,6 +6,11 @@
  * them once at plan time. Padding is K / 2 on every side (zeros), stride 1 or 2, so the output
  * is ceil(h / stride) x ceil(w / stride).
  *
+ * A plan can also cover a band of rows of a taller input (desc.band): its input is the rows
+ * the band's outputs read, with pad_top / pad_bottom zero rows where the band touches the
+ * picture's top or bottom. Int8 sums are exact, so a layer computed band by band gives the
+ * same int32 values as the whole picture at once.
+ *
  * Two kinds:
  *  - int8: input u8 (0..255) or s8 (-127..127), weights s8, output the exact int32 sums
  *    (+ an optional int32 bias). Exact integer arithmetic: every implementation and every ISA
@@ -42,6 +47,11 @@ typedef struct aic_nn_conv_desc {
   int in_h, in_w;                    /* input size; the output size follows */
   const void *weight;                /* int8_t or float, O x I x K x K; borrowed for the call */
   const void *bias;                  /* int32_t (int8 kinds) or float (f32), [O], or NULL */
+  /* band: the input is a band of rows; pad_top and pad_bottom (each 0..kernel / 2) zero rows
+   * replace the K / 2 above and the ceil rule below, and the output has
+   * (in_h + pad_top + pad_bottom - kernel) / stride + 1 rows (aic_nn_conv_out_rows). */
+  bool band;
+  int pad_top, pad_bottom;
 } aic_nn_conv_desc_t;
 
 typedef struct aic_nn_conv_plan aic_nn_conv_plan_t;
@@ -63,6 +73,12 @@ int aic_nn_conv_run(aic_nn_conv_plan_t *plan, const void *src, void *dst);
 
 /* Output size for an input size: ceil(n / stride). */
 static inline int aic_nn_conv_out(int n, int stride) { return (n + stride - 1) / stride; }
+
+/* Output rows of a descriptor (conv.h's rule, or the band's). */
+static inline int aic_nn_conv_out_rows(const aic_nn_conv_desc_t *d) {
+  return d->band ? (d->in_h + d->pad_top + d->pad_bottom - d->kernel) / d->stride + 1
+                 : aic_nn_conv_out(d->in_h, d->stride);
+}
 
 /* Reference implementation, used by the plan and directly by tests. */
 int aic_nn_conv_ref(const aic_nn_conv_desc_t *desc, const void *src, void *dst);

@@ -338,12 +338,12 @@ static int part_create(aic_nn_dnnl_conv_t *c, const aic_nn_conv_desc_t *d, part_
   const dnnl_dims_t ddims = {1, d->out_ch, c->out_h, c->out_w};
   const dnnl_dims_t bdims = {d->out_ch};
   const dnnl_dims_t strides = {s, s};
-  const dnnl_dims_t pad_l = {k / 2, k / 2};
+  const dnnl_dims_t pad_l = {d->band ? d->pad_top : k / 2, k / 2};
   /* Right padding that makes oneDNN's floor((n + l + r - k) / s) + 1 equal ceil(n / s); never
    * more than k / 2, so the taps it adds are the zeros of conv.h's padding. */
   int64_t rh = (int64_t)(c->out_h - 1) * s + k - d->in_h - k / 2;
   int64_t rw = (int64_t)(c->out_w - 1) * s + k - d->in_w - k / 2;
-  const dnnl_dims_t pad_r = {rh > 0 ? rh : 0, rw > 0 ? rw : 0};
+  const dnnl_dims_t pad_r = {d->band ? d->pad_bottom : rh > 0 ? rh : 0, rw > 0 ? rw : 0};
 
   dnnl_memory_desc_t smd, wany, wuser, bmd, dmd;
   dnnl_convolution_desc_t cd;
@@ -525,7 +525,7 @@ int aic_nn_dnnl_conv_create(const aic_nn_conv_desc_t *desc, int threads, aic_nn_
   c->out_ch = desc->out_ch;
   c->in_h = desc->in_h;
   c->in_w = desc->in_w;
-  c->out_h = aic_nn_conv_out(desc->in_h, desc->stride);
+  c->out_h = aic_nn_conv_out_rows(desc);
   c->out_w = aic_nn_conv_out(desc->in_w, desc->stride);
   dnnl_status_t st = dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags);
   if (st != dnnl_success) {

@@ -32,6 +32,7 @@ enum { F32_LANES = 8, I16_ALIGN = 8 };
 struct aic_nn_ref_conv {
   aic_nn_conv_kind_t kind;
   int in_ch, out_ch, kernel, stride, in_h, in_w, out_h, out_w;
+  int pad_top;  /* zero rows above the input */
   size_t row;   /* K * K * I: the patch of one output pixel */
   size_t span;  /* row, for int8 kinds rounded up to I16_ALIGN (zero weights and inputs) */
   void *weight; /* out_ch x span, int16_t (int8 kinds) or float */
@@ -55,6 +56,10 @@ int aic_nn_conv_desc_check(const aic_nn_conv_desc_t *d) {
   if (d->kernel < 1 || d->kernel > 7 || d->kernel % 2 == 0) return AIC_EINVAL;
   if (d->stride != 1 && d->stride != 2) return AIC_EINVAL;
   if (d->in_h < 1 || d->in_w < 1) return AIC_EINVAL;
+  if (d->band &&
+      (d->pad_top < 0 || d->pad_top > d->kernel / 2 || d->pad_bottom < 0 ||
+       d->pad_bottom > d->kernel / 2 || d->in_h + d->pad_top + d->pad_bottom < d->kernel))
+    return AIC_EINVAL;
   /* Input and output sizes must be addressable. */
   if (!mul3((size_t)d->in_h, (size_t)d->in_w, (size_t)d->in_ch * sizeof(float)) ||
       !mul3((size_t)d->in_h, (size_t)d->in_w, (size_t)d->out_ch * sizeof(float)))
@@ -103,8 +108,9 @@ int aic_nn_ref_conv_create(const aic_nn_conv_desc_t *desc, aic_nn_ref_conv_t **o
   c->stride = desc->stride;
   c->in_h = desc->in_h;
   c->in_w = desc->in_w;
-  c->out_h = aic_nn_conv_out(desc->in_h, desc->stride);
+  c->out_h = aic_nn_conv_out_rows(desc);
   c->out_w = aic_nn_conv_out(desc->in_w, desc->stride);
+  c->pad_top = desc->band ? desc->pad_top : desc->kernel / 2;
   c->row = (size_t)desc->kernel * desc->kernel * desc->in_ch;
   c->span =
       desc->kind == AIC_NN_CONV_F32 ? c->row : (c->row + I16_ALIGN - 1) / I16_ALIGN * I16_ALIGN;
@@ -129,7 +135,7 @@ fail:
 #define GATHER(NAME, T, P)                                                               \
   static void NAME(const aic_nn_ref_conv_t *c, const T *src, int oy, int ox, P *patch) { \
     const int K = c->kernel, I = c->in_ch, pad = K / 2;                                  \
-    const int y0 = oy * c->stride - pad, x0 = ox * c->stride - pad;                      \
+    const int y0 = oy * c->stride - c->pad_top, x0 = ox * c->stride - pad;               \
     const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + K > c->in_w ? c->in_w - x0 : K;         \
     for (int ky = 0; ky < K; ky++) {                                                     \
       P *d = patch + (size_t)ky * K * I;                                                 \

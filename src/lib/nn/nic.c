@@ -14,6 +14,7 @@ void aic_nic_settings_default(aic_nic_settings_t *s) {
   if (!s) return;
   s->impl = AIC_NN_IMPL_AUTO;
   s->threads = 1;
+  s->band_kib = 256;
 }
 
 static double now_ms(void) {
@@ -31,7 +32,7 @@ int aic_nic_create(const aic_model_file_t *model, const aic_nic_settings_t *sett
   aic_nic_settings_t s;
   aic_nic_settings_default(&s);
   if (settings) s = *settings;
-  if (s.threads < 1 ||
+  if (s.threads < 1 || s.band_kib < 0 ||
       (s.impl != AIC_NN_IMPL_AUTO && s.impl != AIC_NN_IMPL_REF && s.impl != AIC_NN_IMPL_DNNL))
     return AIC_EINVAL;
   /* What AUTO means is settled now (environment, oneDNN present), so that every plan of this

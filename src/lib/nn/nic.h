@@ -31,6 +31,11 @@ typedef struct aic_nic aic_nic_t;
 typedef struct aic_nic_settings {
   aic_nn_impl_t impl; /* default AIC_NN_IMPL_AUTO; env AIC_NN_IMPL=ref|dnnl overrides AUTO */
   int threads;        /* threads of oneDNN and of the per-element passes, default 1 */
+  /* int8 layers run in bands of rows whose int32 sums take about this many KiB, each band's
+   * convolution and the pass after it on one thread while the band is in cache; 0: every layer
+   * on the whole frame at once (oneDNN threads inside each convolution). Same results either
+   * way. Default 256. */
+  int band_kib;
 } aic_nic_settings_t;
 
 void aic_nic_settings_default(aic_nic_settings_t *s);

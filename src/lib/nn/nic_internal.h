@@ -35,6 +35,13 @@ typedef enum nic_op {
   NIC_QINDEX, /* qconv2d_index: integer conv to Gaussian table indices (last h_s layer) */
 } nic_op_t;
 
+/* A band of a layer's convolution output rows [oy0, oy1), run by one thread (banded layers,
+ * nic_run.c): its input starts at row in0 and plans[plan] is built for its geometry. */
+#define NIC_BAND_THREADS 64 /* banded layers use at most this many threads */
+typedef struct nic_band {
+  int thread, oy0, oy1, in0, plan;
+} nic_band_t;
+
 typedef struct nic_layer {
   const char *name;
   nic_op_t op;
@@ -52,6 +59,15 @@ typedef struct nic_layer {
   const int32_t *mult, *shift; /* integer ops [out_ch] */
   const int32_t *offset;       /* NIC_QINDEX [levels x out_ch] */
   aic_nn_conv_plan_t *plan;    /* for the current frame size, or NULL */
+  /* Banded (int8 NIC_CONV / NIC_GDN with enough rows): instead of plan, one single-threaded
+   * plan per band geometry and thread, shared by that thread's bands of the same geometry. */
+  nic_band_t *bands;
+  int band_count;
+  aic_nn_conv_plan_t **band_plans;
+  int band_plan_count;
+  /* A GDN banded with the convolution before it: band i covers the rows conv band i wrote, and
+   * runs right after it on the same thread (nic_run.c). */
+  bool paired;
 } nic_layer_t;
 
 typedef struct nic_stack {
@@ -69,6 +85,12 @@ typedef struct nic_frame {
   float *fb, *fc;         /* f32 layers: conv output before depth-to-space, |x|, GDN norm */
   int32_t *acc;           /* int8 layers: the int32 sums */
   void *q;                /* int8 layers: the quantized input (uint8_t or int8_t) */
+  void *q2;               /* the same size: a banded convolution quantizes its output here (its
+                           * input rows are still being read by other bands), then q and q2 swap */
+  float *scratch;         /* per thread, band_floats each: a paired convolution's float output
+                           * (its GDN's x), which then never goes to memory as frame.fa */
+  size_t band_floats;     /* the most values of any band of any banded layer */
+  size_t scratch_size;    /* floats allocated at scratch */
   int32_t *y_hat, *z_hat; /* C x H x W, for encode / decode */
   uint8_t *index;
 } nic_frame_t;
@@ -144,15 +166,23 @@ typedef struct nic_finish {
   bool relu, up;     /* up: depth-to-space by 2 into crop_h x crop_w x ch / 4 */
   int crop_h, crop_w;
   nic_quant_t quant; /* the next layer's input, or quant.q NULL */
+  size_t dst_origin; /* dst[0] is this element of the output (a band's buffer), else 0 */
 } nic_finish_t;
 /* dst may be NULL when f->quant.q is set: the float values are then not stored. */
 void nic_finish_i32(const int32_t *acc, const nic_finish_t *f, float *dst, int threads);
+/* The same for convolution output rows [y0, y1) only, on the calling thread (banded layers). */
+void nic_finish_i32_rows(const int32_t *acc, const nic_finish_t *f, float *dst, int y0, int y1);
 void nic_finish_f32(const float *src, const nic_finish_t *f, float *dst, int threads);
 /* x = x / norm or x * norm, norm = beta[c] + acc * mul[c] (int8) or the float norm. With
  * `next` (or NULL) the result is also quantized into next->q, and x is left as it was unless
  * keep. */
 void nic_gdn_i32(float *x, const int32_t *acc, size_t pixels, int ch, const float *beta,
                  const float *mul, bool inverse, const nic_quant_t *next, bool keep, int threads);
+/* The same for pixels [p0, p1) only, on the calling thread (banded layers); x and acc hold
+ * those pixels only (x[0], acc[0]: pixel p0's first channel). */
+void nic_gdn_i32_pixels(float *x, const int32_t *acc, size_t p0, size_t p1, int ch,
+                        const float *beta, const float *mul, bool inverse, const nic_quant_t *next,
+                        bool keep);
 void nic_gdn_f32(float *x, const float *norm, size_t n, bool inverse, int threads);
 /* RGB24 -> x = pixel / 255 as float (q NULL) or quantized with scale into q (u8). */
 void nic_pixels_in(const uint8_t *rgb, size_t stride, int w, int h, float scale, float *x,

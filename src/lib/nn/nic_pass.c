@@ -61,6 +61,8 @@ static inline float round_even(float v) {
 /* Channels a fused pass computes into a stack buffer before quantizing them, when the float
  * values themselves are not kept. */
 #define BLOCK 256
+/* Values a pass computes into a stack buffer to quantize them in one run (finish_rows). */
+#define RUN_FLOATS 2048
 
 /* quant->q[at .. at + n) from x[0 .. n) */
 static inline void quant_run(const float *x, size_t n, const nic_quant_t *quant, size_t at) {
@@ -126,16 +128,16 @@ static SPECIALISE void finish_run(const nic_finish_t *f, const int32_t *acc, con
     for (int c = 0; c < n; c++) dst[c] = isgreater(dst[c], 0.0f) ? dst[c] : 0.0f;
 }
 
-/* One pixel's outputs, into dst[at ..] and / or quant.q[at ..]; in blocks through a stack
- * buffer when dst is NULL. */
+/* One pixel's outputs, into dst[at ..] and / or (quant) quant.q[at ..]; in blocks through a
+ * stack buffer when dst is NULL. */
 static SPECIALISE void finish_pixel(const nic_finish_t *f, const int32_t *acc, const float *src,
-                                    float *dst, size_t at) {
+                                    float *dst, size_t at, bool quant) {
   float tmp[BLOCK];
   for (int c0 = 0; c0 < f->ch; c0 += BLOCK) {
     const int m = f->ch - c0 < BLOCK ? f->ch - c0 : BLOCK;
-    float *out = dst ? dst + at + c0 : tmp;
+    float *out = dst ? dst + (at - f->dst_origin) + c0 : tmp;
     finish_run(f, acc ? acc + c0 : NULL, src ? src + c0 : NULL, c0, m, out);
-    if (f->quant.q) quant_run(out, (size_t)m, &f->quant, at + (size_t)c0);
+    if (quant && f->quant.q) quant_run(out, (size_t)m, &f->quant, at + (size_t)c0);
   }
 }
 
@@ -144,7 +146,7 @@ static SPECIALISE void finish_pixel(const nic_finish_t *f, const int32_t *acc, c
  * 4C values are computed in a run (contiguous, so it vectorises) and then dealt out to the four
  * positions; a position without a destination (cropped, or dst NULL) gets a stack buffer. */
 static SPECIALISE void finish_pixel_up(const nic_finish_t *f, const int32_t *acc, const float *src,
-                                       float *dst, int y, int x) {
+                                       float *dst, int y, int x, bool quant) {
   float tmp[4 * BLOCK], spare[4][BLOCK];
   const int C = f->ch / 4;
   for (int c0 = 0; c0 < C; c0 += BLOCK) {
@@ -157,7 +159,7 @@ static SPECIALISE void finish_pixel_up(const nic_finish_t *f, const int32_t *acc
       const int yy = 2 * y + (o >> 1), xx = 2 * x + (o & 1);
       inside[o] = yy < f->crop_h && xx < f->crop_w;
       at[o] = ((size_t)yy * f->crop_w + xx) * C + c0;
-      d[o] = inside[o] && dst ? dst + at[o] : spare[o];
+      d[o] = inside[o] && dst ? dst + (at[o] - f->dst_origin) : spare[o];
     }
     float *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3];
     for (int c = 0; c < m; c++) {
@@ -166,23 +168,57 @@ static SPECIALISE void finish_pixel_up(const nic_finish_t *f, const int32_t *acc
       d2[c] = tmp[4 * c + 2];
       d3[c] = tmp[4 * c + 3];
     }
-    if (f->quant.q)
+    if (quant && f->quant.q)
       for (int o = 0; o < 4; o++)
         if (inside[o]) quant_run(d[o], (size_t)m, &f->quant, at[o]);
   }
 }
 
-/* Convolution output rows [y0, y1). */
+/* Convolution output rows [y0, y1). The next layer's quantized input is written a row (or, with
+ * dst NULL, a stack buffer of pixels) at a time rather than per pixel: a pixel has as few as 24
+ * channels, and the vectorised u8 quantization takes 32 values at a time, so per pixel it ran
+ * mostly in its scalar remainder. Each value is quantized alone: the grouping changes nothing. */
 static SPECIALISE void finish_rows(const int32_t *acc, const float *src, const nic_finish_t *f,
                                    float *dst, int y0, int y1) {
-  for (int y = y0; y < y1; y++)
-    for (int x = 0; x < f->w; x++) {
-      const size_t at = ((size_t)y * f->w + x) * f->ch;
-      if (f->up)
-        finish_pixel_up(f, acc ? acc + at : NULL, src ? src + at : NULL, dst, y, x);
-      else
-        finish_pixel(f, acc ? acc + at : NULL, src ? src + at : NULL, dst, at);
+  const bool quant = f->quant.q != NULL;
+  for (int y = y0; y < y1; y++) {
+    const size_t row = (size_t)y * f->w * f->ch;
+    if (f->up && dst) {
+      for (int x = 0; x < f->w; x++) {
+        const size_t at = row + (size_t)x * f->ch;
+        finish_pixel_up(f, acc ? acc + at : NULL, src ? src + at : NULL, dst, y, x, false);
+      }
+      const size_t out_row = (size_t)f->crop_w * (f->ch / 4);
+      for (int yy = 2 * y; quant && yy < 2 * y + 2 && yy < f->crop_h; yy++)
+        quant_run(dst + (yy * out_row - f->dst_origin), out_row, &f->quant, yy * out_row);
+    } else if (f->up || (!dst && f->ch > RUN_FLOATS)) {
+      for (int x = 0; x < f->w; x++) {
+        const size_t at = row + (size_t)x * f->ch;
+        if (f->up)
+          finish_pixel_up(f, acc ? acc + at : NULL, src ? src + at : NULL, dst, y, x, true);
+        else
+          finish_pixel(f, acc ? acc + at : NULL, src ? src + at : NULL, dst, at, true);
+      }
+    } else if (dst) {
+      for (int x = 0; x < f->w; x++) {
+        const size_t at = row + (size_t)x * f->ch;
+        finish_pixel(f, acc ? acc + at : NULL, src ? src + at : NULL, dst, at, false);
+      }
+      if (quant) quant_run(dst + (row - f->dst_origin), (size_t)f->w * f->ch, &f->quant, row);
+    } else {
+      float tmp[RUN_FLOATS];
+      const int per = RUN_FLOATS / f->ch;
+      for (int x0 = 0; x0 < f->w; x0 += per) {
+        const int x1 = x0 + per < f->w ? x0 + per : f->w;
+        for (int x = x0; x < x1; x++) {
+          const size_t at = row + (size_t)x * f->ch;
+          finish_run(f, acc ? acc + at : NULL, src ? src + at : NULL, 0, f->ch,
+                     tmp + (size_t)(x - x0) * f->ch);
+        }
+        if (quant) quant_run(tmp, (size_t)(x1 - x0) * f->ch, &f->quant, row + (size_t)x0 * f->ch);
+      }
     }
+  }
 }
 
 typedef struct finish_ctx {
@@ -208,6 +244,11 @@ void nic_finish_i32(const int32_t *acc, const nic_finish_t *f, float *dst, int t
   nic_par_for(threads, (size_t)f->h, (size_t)f->h * f->w * f->ch, finish_i32_range, &c);
 }
 
+void nic_finish_i32_rows(const int32_t *acc, const nic_finish_t *f, float *dst, int y0, int y1) {
+  finish_ctx_t c = {.acc = acc, .f = f, .dst = dst};
+  finish_i32_range(&c, (size_t)y0, (size_t)y1);
+}
+
 void nic_finish_f32(const float *src, const nic_finish_t *f, float *dst, int threads) {
   finish_ctx_t c = {.src = src, .f = f, .dst = dst};
   nic_par_for(threads, (size_t)f->h, (size_t)f->h * f->w * f->ch, finish_f32_range, &c);
@@ -220,6 +261,7 @@ typedef struct gdn_ctx {
   const float *beta, *mul;
   bool inverse, keep;
   const nic_quant_t *next;
+  size_t origin; /* x and acc hold the values of pixels from this one on */
 } gdn_ctx_t;
 
 /* One pixel's n channels (x, a, beta, mul already at its first), written to out: x itself, or
@@ -232,31 +274,55 @@ static inline void gdn_run(const float *x, const int32_t *a, const float *beta, 
     for (int c = 0; c < n; c++) out[c] = x[c] / (beta[c] + (float)a[c] * mul[c]);
 }
 
+/* As finish_rows, the quantization runs over many pixels at once: in place over the range
+ * (keep), or over a stack buffer of whole pixels. */
 KERNEL static void gdn_i32_range(void *ctx, size_t begin, size_t end) {
   const gdn_ctx_t *g = ctx;
   const int ch = g->ch;
-  float tmp[BLOCK];
-  for (size_t p = begin; p < end; p++) {
-    const size_t at = p * ch;
-    float *v = g->x + at;
-    const int32_t *a = g->acc + at;
-    if (g->keep) {
-      gdn_run(v, a, g->beta, g->mul, ch, g->inverse, v);
-      if (g->next) quant_run(v, (size_t)ch, g->next, at);
-      continue;
+  if (g->keep) {
+    for (size_t p = begin; p < end; p++)
+      gdn_run(g->x + (p - g->origin) * ch, g->acc + (p - g->origin) * ch, g->beta, g->mul, ch,
+              g->inverse, g->x + (p - g->origin) * ch);
+    if (g->next)
+      quant_run(g->x + (begin - g->origin) * ch, (end - begin) * ch, g->next, begin * ch);
+    return;
+  }
+  if (ch > RUN_FLOATS) {
+    float tmp[BLOCK];
+    for (size_t p = begin; p < end; p++) {
+      const size_t at = p * ch;
+      const int32_t *a = g->acc + (p - g->origin) * ch;
+      for (int c0 = 0; c0 < ch; c0 += BLOCK) {
+        const int m = ch - c0 < BLOCK ? ch - c0 : BLOCK;
+        gdn_run(g->x + (p - g->origin) * ch + c0, a + c0, g->beta + c0, g->mul + c0, m, g->inverse,
+                tmp);
+        quant_run(tmp, (size_t)m, g->next, at + (size_t)c0);
+      }
     }
-    for (int c0 = 0; c0 < ch; c0 += BLOCK) {
-      const int m = ch - c0 < BLOCK ? ch - c0 : BLOCK;
-      gdn_run(v + c0, a + c0, g->beta + c0, g->mul + c0, m, g->inverse, tmp);
-      quant_run(tmp, (size_t)m, g->next, at + (size_t)c0);
-    }
+    return;
+  }
+  float tmp[RUN_FLOATS];
+  const size_t per = RUN_FLOATS / ch;
+  for (size_t p0 = begin; p0 < end; p0 += per) {
+    const size_t p1 = p0 + per < end ? p0 + per : end;
+    for (size_t p = p0; p < p1; p++)
+      gdn_run(g->x + (p - g->origin) * ch, g->acc + (p - g->origin) * ch, g->beta, g->mul, ch,
+              g->inverse, tmp + (p - p0) * ch);
+    quant_run(tmp, (p1 - p0) * ch, g->next, p0 * ch);
   }
 }
 
 void nic_gdn_i32(float *x, const int32_t *acc, size_t pixels, int ch, const float *beta,
                  const float *mul, bool inverse, const nic_quant_t *next, bool keep, int threads) {
-  gdn_ctx_t g = {x, acc, ch, beta, mul, inverse, keep || !next, next};
+  gdn_ctx_t g = {x, acc, ch, beta, mul, inverse, keep || !next, next, 0};
   nic_par_for(threads, pixels, pixels * ch, gdn_i32_range, &g);
+}
+
+void nic_gdn_i32_pixels(float *x, const int32_t *acc, size_t p0, size_t p1, int ch,
+                        const float *beta, const float *mul, bool inverse, const nic_quant_t *next,
+                        bool keep) {
+  gdn_ctx_t g = {x, acc, ch, beta, mul, inverse, keep || !next, next, p0};
+  gdn_i32_range(&g, p0, p1);
 }
 
 typedef struct gdn_f32_ctx {
