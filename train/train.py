@@ -125,6 +125,8 @@ def main(argv=None):
     ap.add_argument("--fresh", action="store_true", help="ignore an existing last.pt")
     ap.add_argument("--out", default=str(data.ROOT / "var" / "train"))
     ap.add_argument("--cache", action="store_true", help="keep the decoded crops in memory")
+    ap.add_argument("--rotate", action="store_true",
+                    help="augment with all 8 flips and quarter turns (default: left-right flips)")
     ap.add_argument("--qat", action="store_true",
                     help="quantization-aware: every layer of g_a / g_s / h_a sees int8 weights "
                     "and inputs as exported (start it from a float model with --init)")
@@ -143,7 +145,8 @@ def main(argv=None):
     lambdas = torch.tensor(MSSSIM_LAMBDAS[:model.levels] if args.distortion == "msssim"
                            else model.lambdas)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    crops = data.TrainCrops(args.patch, seed=args.seed, cache=args.cache)
+    crops = data.TrainCrops(args.patch, seed=args.seed, cache=args.cache,
+                            rotate=args.rotate)
     step = 0
     ckpt = d / "last.pt"
     if ckpt.exists() and not args.fresh:
