@@ -39,8 +39,7 @@ double aic_neural_quality_for_level(unsigned level, unsigned levels) {
   /* level_for's rounding moves to `level` at (level - 1/2) of the way; step up past any
    * rounding of that product to the first double that maps there. */
   double q = 10.0 + 85.0 * ((double)level - 0.5) / (double)(levels - 1);
-  while (q > 0.0 && aic_neural_level_for(nextafter(q, 0.0), levels) >= level)
-    q = nextafter(q, 0.0);
+  while (q > 0.0 && aic_neural_level_for(nextafter(q, 0.0), levels) >= level) q = nextafter(q, 0.0);
   while (aic_neural_level_for(q, levels) < level) q = nextafter(q, 200.0);
   return q;
 }
@@ -116,9 +115,11 @@ static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_
   aic_model_set_info(set, (size_t)m, &info);
   unsigned level = aic_neural_level_for(params->quality, info.levels);
 
-  const uint8_t *rgb;
-  uint8_t *owned;
-  int rc = to_rgb(frame, &rgb, &owned);
+  /* I420 goes to the runner as it is: it converts on its own threads, into its own buffer */
+  const bool i420 = frame->pix_fmt == AIC_PIX_I420;
+  const uint8_t *rgb = NULL;
+  uint8_t *owned = NULL;
+  int rc = i420 ? AIC_OK : to_rgb(frame, &rgb, &owned);
   if (rc) return rc;
   int w = (int)frame->width, h = (int)frame->height;
   aic_nic_t *nic = NULL;
@@ -132,7 +133,8 @@ static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_
     p[6] = (uint8_t)level;
     p[7] = 0;
     out->size += AIC_NEURAL_PREAMBLE_SIZE;
-    rc = aic_nic_encode(nic, rgb, (size_t)w * 3, w, h, level, out);
+    rc = i420 ? aic_nic_encode_i420(nic, frame->data, w, h, level, out)
+              : aic_nic_encode(nic, rgb, (size_t)w * 3, w, h, level, out);
     if (rc) out->size = start;
   }
   if (rc == AIC_OK) {
@@ -184,13 +186,16 @@ static int neural_decode(void *state, const aic_frame_t *desc, const uint8_t *pa
 
   int w = (int)desc->width, h = (int)desc->height;
   size_t n = (size_t)w * (size_t)h;
-  uint8_t *rgb = desc->pix_fmt == AIC_PIX_RGB24 ? dst : malloc(n * 3);
+  const bool i420 = desc->pix_fmt == AIC_PIX_I420;
+  uint8_t *rgb = desc->pix_fmt == AIC_PIX_RGB24 || i420 ? dst : malloc(n * 3);
   if (!rgb) return AIC_ENOMEM;
   aic_nic_t *nic = NULL;
   rc = aic_model_set_acquire(set, (size_t)m, w, h, &nic);
+  const uint8_t *body = payload + AIC_NEURAL_PREAMBLE_SIZE;
+  const size_t body_size = payload_size - AIC_NEURAL_PREAMBLE_SIZE;
   if (rc == AIC_OK)
-    rc = aic_nic_decode(nic, payload + AIC_NEURAL_PREAMBLE_SIZE,
-                        payload_size - AIC_NEURAL_PREAMBLE_SIZE, w, h, level, rgb, (size_t)w * 3);
+    rc = i420 ? aic_nic_decode_i420(nic, body, body_size, w, h, level, dst)
+              : aic_nic_decode(nic, body, body_size, w, h, level, rgb, (size_t)w * 3);
   aic_model_set_release(set, (size_t)m, nic, w, h);
   if (rc == AIC_OK && rgb != dst) {
     if (desc->pix_fmt == AIC_PIX_RGBA) {

@@ -258,6 +258,42 @@ int aic_nic_decode(aic_nic_t *nic, const uint8_t *payload, size_t size, int widt
   return rc;
 }
 
+/* frame.rgb for a width x height picture (sizing the frame first, which frees it on a change) */
+static int rgb_buffer(aic_nic_t *nic, int width, int height) {
+  int rc = nic_frame_prepare(nic, width, height, 0);
+  if (rc != AIC_OK) return rc;
+  nic_frame_t *f = &nic->frame;
+  if (!f->rgb && !(f->rgb = malloc((size_t)width * height * 3))) return AIC_ENOMEM;
+  return AIC_OK;
+}
+
+int aic_nic_encode_i420(aic_nic_t *nic, const uint8_t *i420, int width, int height, unsigned level,
+                        aic_buf_t *out) {
+  if (!nic || !i420 || !out || !size_ok(width, height) || level >= nic->levels) return AIC_EINVAL;
+  double t0 = now_ms();
+  int rc = rgb_buffer(nic, width, height);
+  if (rc != AIC_OK) return rc;
+  nic_i420_to_rgb(i420, width, height, nic->frame.rgb, nic->settings.threads);
+  double convert = now_ms() - t0;
+  rc = aic_nic_encode(nic, nic->frame.rgb, (size_t)width * 3, width, height, level, out);
+  nic->timing.convert_ms = convert;
+  return rc;
+}
+
+int aic_nic_decode_i420(aic_nic_t *nic, const uint8_t *payload, size_t size, int width, int height,
+                        unsigned level, uint8_t *i420) {
+  if (!nic || !i420 || (!payload && size) || !size_ok(width, height) || level >= nic->levels)
+    return AIC_EINVAL;
+  int rc = rgb_buffer(nic, width, height);
+  if (rc != AIC_OK) return rc;
+  rc = aic_nic_decode(nic, payload, size, width, height, level, nic->frame.rgb, (size_t)width * 3);
+  if (rc != AIC_OK) return rc;
+  double t0 = now_ms();
+  nic_rgb_to_i420(nic->frame.rgb, width, height, i420, nic->settings.threads);
+  nic->timing.convert_ms = now_ms() - t0;
+  return AIC_OK;
+}
+
 void aic_nic_last_timing(const aic_nic_t *nic, aic_nic_timing_t *timing) {
   if (!timing) return;
   *timing = nic ? nic->timing : (aic_nic_timing_t){0};

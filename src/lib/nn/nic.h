@@ -73,6 +73,15 @@ int aic_nic_encode(aic_nic_t *nic, const uint8_t *rgb, size_t stride, int width,
 int aic_nic_decode(aic_nic_t *nic, const uint8_t *payload, size_t size, int width, int height,
                    unsigned level, uint8_t *rgb, size_t stride);
 
+/* The same for I420 pictures (tightly packed: w x h luma, then the (w + 1) / 2 x (h + 1) / 2 Cb
+ * and Cr planes): the BT.601 conversion to and from RGB (aic_picture_from_i420 /
+ * aic_picture_to_i420, the same bytes) runs on the runner's threads into a buffer the runner
+ * keeps for the frame size. Returns as aic_nic_encode / aic_nic_decode. */
+int aic_nic_encode_i420(aic_nic_t *nic, const uint8_t *i420, int width, int height,
+                        unsigned level, aic_buf_t *out);
+int aic_nic_decode_i420(aic_nic_t *nic, const uint8_t *payload, size_t size, int width,
+                        int height, unsigned level, uint8_t *i420);
+
 /* The stages, for tests and benchmarks. Latents are int32, C x H x W (aic_nic_shape). */
 int aic_nic_analyze(aic_nic_t *nic, const uint8_t *rgb, size_t stride, int width, int height,
                     unsigned level, int32_t *y_hat, int32_t *z_hat);
@@ -88,6 +97,7 @@ int aic_nic_synthesize(aic_nic_t *nic, const int32_t *y_hat, int width, int heig
 typedef struct aic_nic_timing {
   double analysis_ms, hyper_ms, entropy_ms, synthesis_ms;
   double plans_ms;
+  double convert_ms; /* the _i420 calls: I420 -> RGB before encoding, RGB -> I420 after decoding */
 } aic_nic_timing_t;
 void aic_nic_last_timing(const aic_nic_t *nic, aic_nic_timing_t *timing);
 

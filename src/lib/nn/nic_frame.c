@@ -38,6 +38,7 @@ void nic_frame_release(aic_nic_t *nic) {
   free(f->q);
   free(f->q2);
   free(f->scratch);
+  free(f->rgb);
   free(f->y_hat);
   free(f->z_hat);
   free(f->index);

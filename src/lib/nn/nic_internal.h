@@ -91,6 +91,7 @@ typedef struct nic_frame {
                            * (its GDN's x), which then never goes to memory as frame.fa */
   size_t band_floats;     /* the most values of any band of any banded layer */
   size_t scratch_size;    /* floats allocated at scratch */
+  uint8_t *rgb;           /* the _i420 calls' RGB24 picture, allocated on first use */
   int32_t *y_hat, *z_hat; /* C x H x W, for encode / decode */
   uint8_t *index;
 } nic_frame_t;
@@ -187,6 +188,9 @@ void nic_gdn_f32(float *x, const float *norm, size_t n, bool inverse, int thread
 /* RGB24 -> x = pixel / 255 as float (q NULL) or quantized with scale into q (u8). */
 void nic_pixels_in(const uint8_t *rgb, size_t stride, int w, int h, float scale, float *x,
                    uint8_t *q, int threads);
+/* BT.601 I420 <-> RGB24 of a width x height picture (core/convert_rows.h), split by rows. */
+void nic_i420_to_rgb(const uint8_t *i420, int w, int h, uint8_t *rgb, int threads);
+void nic_rgb_to_i420(const uint8_t *rgb, int w, int h, uint8_t *i420, int threads);
 /* x -> round(clamp(x, 0, 1) * 255), HWC with 3 channels. */
 void nic_pixels_out(const float *x, int w, int h, uint8_t *rgb, size_t stride, int threads);
 /* HWC float -> C x H x W int32: round_half_even(x * gain[c]), clamped to +-NIC_LATENT_MAX. */

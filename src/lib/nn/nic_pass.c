@@ -17,6 +17,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "core/convert_rows.h"
 #include "nic_internal.h"
 
 /* Each kernel also in an AVX2 version, chosen at load time when the CPU has it (ifunc): twice
@@ -453,4 +454,33 @@ void nic_latents_in(const int32_t *in, int h, int w, int ch, const float *gain, 
   const size_t plane = (size_t)h * w;
   latents_ctx_t l = {.in = in, .xo = x, .plane = plane, .ch = ch, .gain = gain};
   nic_par_for(threads, plane, plane * ch, latents_in_range, &l);
+}
+
+typedef struct convert_ctx {
+  const uint8_t *src;
+  int w, h;
+  uint8_t *dst;
+} convert_ctx_t;
+
+static void i420_to_rgb_range(void *ctx, size_t begin, size_t end) {
+  const convert_ctx_t *c = ctx;
+  aic_i420_to_rgb24_rows(c->src, (uint32_t)c->w, (uint32_t)c->h, (uint32_t)begin, (uint32_t)end,
+                         c->dst);
+}
+
+void nic_i420_to_rgb(const uint8_t *i420, int w, int h, uint8_t *rgb, int threads) {
+  convert_ctx_t c = {i420, w, h, rgb};
+  nic_par_for(threads, (size_t)h, (size_t)w * h * 3, i420_to_rgb_range, &c);
+}
+
+/* over chroma rows: each covers two luma rows */
+static void rgb_to_i420_range(void *ctx, size_t begin, size_t end) {
+  const convert_ctx_t *c = ctx;
+  aic_rgb24_to_i420_rows(c->src, (uint32_t)c->w, (uint32_t)c->h, (uint32_t)begin, (uint32_t)end,
+                         c->dst);
+}
+
+void nic_rgb_to_i420(const uint8_t *rgb, int w, int h, uint8_t *i420, int threads) {
+  convert_ctx_t c = {rgb, w, h, i420};
+  nic_par_for(threads, (size_t)(h + 1) / 2, (size_t)w * h * 3, rgb_to_i420_range, &c);
 }
