@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 20
 PY := /usr/bin/python3
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan build-fuzz run test unit interop cli oracle model test-asan fuzz pystubs clean bench
+.PHONY: all deps build build-asan build-fuzz run test unit interop cli oracle model benchpy test-asan fuzz pystubs clean bench
 
 all: build
 
@@ -53,6 +53,10 @@ oracle: build
 model: build
 	AIC_TEST_MODEL_FILE=$(abspath $(BUILD))/test_model_file $(PY) -m pytest -q tests/model
 
+# bench/neural.py's bookkeeping (no benchmark runs): repeated runs, spreads, the record.
+benchpy: deps
+	$(PY) -m pytest -q tests/bench
+
 test-asan: build-asan pystubs
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 AIC_NIC_NO_TIMING=1 AIC_NIC_QUICK=1 ctest --output-on-failure
 	AIC_BIN=$(abspath $(ASAN_BUILD))/aicd AIC_PY_STUBS=$(abspath $(BUILD))/py AIC_SANITIZED=1 \
@@ -63,7 +67,7 @@ test-asan: build-asan pystubs
 fuzz: build build-fuzz pystubs
 	scripts/fuzz-smoke $(FUZZ_BUILD) $(FUZZ_SECONDS) $(abspath $(BUILD))/aic $(abspath $(BUILD))/py
 
-test: unit interop cli oracle model test-asan fuzz
+test: unit interop cli oracle model benchpy test-asan fuzz
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

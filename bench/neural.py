@@ -8,6 +8,8 @@ backend, libwebp, libaom all-intra) on the same images, and writes
   bench/results/neural_speed.csv    640x360 and 1280x720 frame path, per stage, 1 and 2 threads
   bench/results/neural_pipeline.csv the same frames through an encoding and a decoding thread
                                     (one core each, as a sender and a receiver): throughput
+  bench/results/neural_speed_runs.csv, neural_pipeline_runs.csv   every run of --repeat N
+                                    (the two above keep the median run)
   bench/results/neural_macs.csv     kMAC/pixel of each transform at 640x360
   bench/results/neural_run.json     what was run, on which models, and how loaded the machine was
   docs/benchmarks/neural_rd_<set>.png, docs/benchmarks/neural_speed.png
@@ -22,6 +24,7 @@ one). Speed is measured on the synthetic pans scripts/prepare-data makes for ben
 usage: bench/neural.py [--build build-bench] [--model PATH]... [--sets 720p,512,frames]
                        [--images N]
                        [--quick] [--impl auto|dnnl|ref] [--threads 1,2] [--runs 20]
+                       [--repeat 1]
                        [--parts rd,speed | --parts report] [--no-doc] [--add]
 --add measures the --model files only and keeps every other row of the results (the other
 models' and the peers'): to add or replace one model without re-measuring the rest.
@@ -177,12 +180,60 @@ def part_rd(build, models, sets, args):
     return measured
 
 
+SPEED_KEY = ("model", "family", "width", "height", "threads", "level")
+
+
+def median_runs(rows, key, by):
+    """Of repeated runs (rows with the same key), the run whose `by` is the median (the lower
+    middle for an even count): one whole run, so its columns stay consistent with each other."""
+    groups = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(k, "") for k in key), []).append(r)
+    out = []
+    for g in groups.values():
+        g = sorted(g, key=lambda r: float(r[by]))
+        out.append(g[(len(g) - 1) // 2])
+    return out
+
+
+def append_rows(path, rows, drop=("repeat",)):
+    """Appends dict rows to a CSV (writing its header when new), without the `drop` columns."""
+    if not rows:
+        return
+    cols = [c for c in rows[0] if c not in drop]
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        if new:
+            w.writerow(cols)
+        w.writerows([[r[c] for c in cols] for r in rows])
+
+
+def repeated(cmd, files, out, repeat):
+    """Runs a bench_neural command on files `repeat` times into a scratch CSV; its rows, each
+    with the run's index in "repeat"."""
+    rows = []
+    tmp = out.with_suffix(".tmp.csv")
+    for k in range(repeat):
+        tmp.unlink(missing_ok=True)
+        run(cmd + ["--out", tmp] + files)
+        for r in read_csv(tmp):
+            r["repeat"] = str(k)
+            rows.append(r)
+    tmp.unlink(missing_ok=True)
+    return rows
+
+
 def part_speed(build, models, args):
-    """Returns the families it measured, for the record."""
+    """Returns the families it measured, for the record. With --repeat N each measurement runs
+    N times, one after the other: the results keep the median run (by total time; by
+    throughput for the pipeline) and neural_*_runs.csv keeps every run, for the spread."""
     out = RESULTS / "neural_speed.csv"
     macs = RESULTS / "neural_macs.csv"
     pipe = RESULTS / "neural_pipeline.csv"
-    for p in (out, macs, pipe):
+    out_runs = RESULTS / "neural_speed_runs.csv"
+    pipe_runs = RESULTS / "neural_pipeline_runs.csv"
+    for p in (out, macs, pipe, out_runs, pipe_runs):
         if args.add:
             drop_rows(p, "family", {m["family"] for m in models})
         else:
@@ -192,17 +243,33 @@ def part_speed(build, models, args):
     if missing:
         sys.exit(f"bench/neural: {missing[0]} missing: run scripts/prepare-data")
     runs = 5 if args.quick else args.runs
+    repeat = max(1, args.repeat)
     for m in models:
         run([build / "bench_neural", "macs", "--model", m["path"], "--size", "640x360",
              "--out", macs])
         log(f"speed {m['name']}: {', '.join(s.stem for s in seqs)}, threads {args.threads}, "
-            f"median of {runs} after 3 warm-up frames")
-        run([build / "bench_neural", "speed", "--model", m["path"], "--out", out, "--impl",
-             args.impl, "--threads", args.threads, "--runs", runs, "--warmup", 3] + seqs)
-        log(f"pipeline {m['name']}: encoder and decoder threads, median of {2 * runs} frames")
-        run([build / "bench_neural", "pipeline", "--model", m["path"], "--out", pipe, "--impl",
-             args.impl, "--runs", 2 * runs, "--warmup", 3] + seqs)
+            f"median of {runs} after 3 warm-up frames, {repeat} run(s)")
+        rows = repeated([build / "bench_neural", "speed", "--model", m["path"], "--impl",
+                         args.impl, "--threads", args.threads, "--runs", runs, "--warmup", 3],
+                        seqs, out, repeat)
+        append_rows(out_runs, rows, drop=())
+        append_rows(out, median_runs(rows, SPEED_KEY, "total_ms"))
+        log(f"pipeline {m['name']}: encoder and decoder threads, median of {2 * runs} frames, "
+            f"{repeat} run(s)")
+        rows = repeated([build / "bench_neural", "pipeline", "--model", m["path"], "--impl",
+                         args.impl, "--runs", 2 * runs, "--warmup", 3], seqs, pipe, repeat)
+        append_rows(pipe_runs, rows, drop=())
+        # the median throughput: sorting by -fps would pick the same run for an odd count
+        append_rows(pipe, median_runs(rows, SPEED_KEY[:4], "fps"))
     return [m["family"] for m in models]
+
+
+def spread(runs, row, key, col):
+    """' (N runs: lo-hi)' of column col over the repeated runs of row's key; '' for one run."""
+    vals = [float(r[col]) for r in runs if all(r.get(k) == row.get(k) for k in key)]
+    if len(vals) < 2:
+        return ""
+    return f"; {len(vals)} runs: {min(vals):.1f}-{max(vals):.1f} fps"
 
 
 def provenance(prior, measured, command):
@@ -456,7 +523,7 @@ def equal_quality_table(curves, codec, metric="psnr_rgb"):
                  [f"{PEER_LABEL[a]} bpp at that quality" for a in PEERS], rows) + "\n"
 
 
-def goals_section(bd, speed, models, sets, pipeline=()):
+def goals_section(bd, speed, models, sets, pipeline=(), speed_runs=(), pipeline_runs=()):
     names = {m["family"]: m["name"] for m in models}
     rows = []
     rt = [r for r in speed if r["family"] == "nic-rt" and r["width"] == "640"]
@@ -465,7 +532,8 @@ def goals_section(bd, speed, models, sets, pipeline=()):
         status = "met" if fps >= GOAL_FPS else "missed"
         rows.append([f"nic-rt 640x360 encode + decode, {r['threads']} thread(s)",
                      f">= {GOAL_FPS:.0f} fps" if r["threads"] == "2" else "(for the record)",
-                     f"{fps:.1f} fps ({float(r['total_ms']):.1f} ms)",
+                     f"{fps:.1f} fps ({float(r['total_ms']):.1f} ms"
+                     f"{spread(speed_runs, r, SPEED_KEY, 'fps')})",
                      status if r["threads"] == "2" else ""])
     for r in pipeline:
         if r["family"] != "nic-rt" or r["width"] != "640":
@@ -473,7 +541,9 @@ def goals_section(bd, speed, models, sets, pipeline=()):
         fps = float(r["fps"])
         rows.append(["nic-rt 640x360 encoder and decoder threads (one core each), throughput",
                      f">= {GOAL_FPS:.0f} fps", f"{fps:.1f} fps (latency "
-                     f"{float(r['latency_ms']):.1f} ms)", "met" if fps >= GOAL_FPS else "missed"])
+                     f"{float(r['latency_ms']):.1f} ms"
+                     f"{spread(pipeline_runs, r, SPEED_KEY[:4], 'fps')})",
+                     "met" if fps >= GOAL_FPS else "missed"])
     if not rt:
         rows.append(["nic-rt 640x360 encode + decode, 2 threads", f">= {GOAL_FPS:.0f} fps",
                      "not measured (no nic-rt model)", "n/a"])
@@ -618,25 +688,30 @@ def write_doc(rec, curves_all, bd, speed, macs, pipeline=()):
         f". Implementation: `--impl {rec.get('impl', '?')}`.",
         "",
         "### Goals (issue 4)\n",
-        goals_section(bd, speed, models, sets, pipeline),
+        goals_section(bd, speed, models, sets, pipeline,
+                      read_csv(RESULTS / "neural_speed_runs.csv"),
+                      read_csv(RESULTS / "neural_pipeline_runs.csv")),
         "### Models: kMAC per pixel at 640x360\n",
         "Computed by `bench_neural macs` from the model's layer shapes (convolutions: weights x "
         "output positions, GDN-lite C^2 per position; what `train/models.py`'s `count_macs` "
         "counts). The encoder runs h_s too, to choose y's tables.\n",
         models_section(models, macs),
         "### Speed: the frame path per stage (ms, median)\n",
-        "One runner per thread count; a frame is I420 -> RGB, `aic_nic_encode`, "
-        "`aic_nic_decode`, RGB -> I420 (what the neural backend does for I420 input). Stages "
-        "from `aic_nic_last_timing`; encode and decode are the whole calls. Median of each "
-        "column separately over the measured frames (so the stages need not add up exactly). "
+        "One runner per thread count; a frame is `aic_nic_encode_i420` and "
+        "`aic_nic_decode_i420` (what the neural backend runs for I420 input): I420 -> RGB, "
+        "encode, decode, RGB -> I420, the conversions on the runner's threads. Stages from "
+        "`aic_nic_last_timing`; encode and decode are the calls without the conversions. Median "
+        "of each column separately over the measured frames (so the stages need not add up "
+        "exactly). With `--repeat N`, the run with the median total of N runs made one after "
+        "the other (the goals table gives the range). "
         "*CPU ms*: process CPU time of the whole path (with 2 threads it includes oneDNN's "
         "waiting threads). *first frame*: the runner's first frame, which builds its "
         "convolution plans. Level: the model's highest (most symbols to code).\n",
         speed_section(speed),
         "![learned codec speed](benchmarks/neural_speed.png)\n",
         "### Speed: sender and receiver on a core each\n",
-        "`bench_neural pipeline`: one thread encodes (I420 -> RGB, encode) while another decodes "
-        "the frame before (decode, RGB -> I420), each with a one-thread runner, two frames in "
+        "`bench_neural pipeline`: one thread encodes (`aic_nic_encode_i420`) while another decodes "
+        "the frame before (`aic_nic_decode_i420`), each with a one-thread runner, two frames in "
         "flight at most: what a sender and a receiver of a call do on their own cores. *fps*: "
         "frames through both stages per second after the warm-up; *latency*: encode start to "
         "decode end of a frame (median); *encode*, *decode*: each stage's own time (median).\n",
@@ -672,6 +747,8 @@ def main(argv=None, build=None, quick=None, no_doc=None, command=None):
     ap.add_argument("--impl", default="auto", choices=["auto", "dnnl", "ref"])
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each speed measurement N times; report the median run")
     ap.add_argument("--parts", default="rd,speed", help="rd,speed; 'report' only rewrites")
     ap.add_argument("--no-doc", action="store_true")
     ap.add_argument("--add", action="store_true",
