@@ -400,11 +400,22 @@ static void test_encode_estimate(void) {
   CHECK_NEAR(aic_model_set_encode_estimate(set, 0, 2 * px), 20.0, 1e-9);
   aic_model_set_note_encode(set, 0, 2 * px, 60.0); /* 30 ms per px pixels: the mean is 20 */
   CHECK_NEAR(aic_model_set_encode_estimate(set, 0, px), 20.0, 1e-9);
+  /* ruled out on its estimate, it is used anyway every AIC_MODEL_SET_RETIME_SKIPS-th time;
+   * a new measurement starts the count again */
+  CHECK(!aic_model_set_retime_due(NULL, 0));
+  CHECK(!aic_model_set_retime_due(set, 9));
+  for (int round = 0; round < 2; round++) {
+    for (int k = 1; k < AIC_MODEL_SET_RETIME_SKIPS; k++) CHECK(!aic_model_set_retime_due(set, 0));
+    CHECK(aic_model_set_retime_due(set, 0));
+  }
+  for (int k = 1; k < AIC_MODEL_SET_RETIME_SKIPS; k++) CHECK(!aic_model_set_retime_due(set, 0));
+  aic_model_set_note_encode(set, 0, px, 20.0);
+  CHECK(!aic_model_set_retime_due(set, 0));
   aic_model_set_free(&set);
 }
 
 /* A still goes to nic-hq, unless its frames show it cannot encode within the latency budget:
- * then to nic-rt (both must be loaded). */
+ * then to nic-rt (both must be loaded), but for one still in AIC_MODEL_SET_RETIME_SKIPS. */
 static void test_budget_gives_way(void) {
   aic_model_info_t models[4];
   size_t n = aic_engine_models(engine, models, 4);
@@ -438,6 +449,24 @@ static void test_budget_gives_way(void) {
     CHECK(strncmp(res.model_id, want[i], strlen(want[i])) == 0);
     aic_encode_result_clear(&res);
   }
+  /* Under the budget it cannot meet, nic-hq still encodes one still in
+   * AIC_MODEL_SET_RETIME_SKIPS, so that its estimate follows the machine; the rest go to
+   * nic-rt. (The count starts again at each nic-hq encode: the last one above.) */
+  p.latency_budget_ms = 1;
+  int hq_count = 0, first_hq = -1, last_hq = -1;
+  for (int k = 1; k <= 2 * AIC_MODEL_SET_RETIME_SKIPS; k++) {
+    aic_encode_result_t res;
+    char why[256];
+    CHECK_EQ_INT(aic_engine_compress(engine, NULL, &f, &p, &res, why, sizeof why), 0);
+    if (strncmp(res.model_id, "nic-hq", 6) == 0) {
+      if (first_hq < 0) first_hq = k;
+      hq_count++, last_hq = k;
+    }
+    aic_encode_result_clear(&res);
+  }
+  CHECK_EQ_INT(hq_count, 2);
+  CHECK_EQ_INT(first_hq, AIC_MODEL_SET_RETIME_SKIPS);
+  CHECK_EQ_INT(last_hq, 2 * AIC_MODEL_SET_RETIME_SKIPS);
   free(rgb);
 }
 

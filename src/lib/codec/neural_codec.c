@@ -56,16 +56,21 @@ int aic_neural_preamble_parse(const uint8_t *payload, size_t size, uint16_t *mod
 /* The model for a frame: nic-hq for stills and screen content, nic-rt for the rest, whichever
  * of the two is loaded when the preferred one is not. nic-hq costs ~9x nic-rt's compute: under
  * a latency budget it gives way to nic-rt once its frames show it cannot encode this size in
- * the part of the budget the engine's latency policy allows an encode (policy.c). */
-static int pick_model(const aic_model_set_t *set, const aic_frame_t *f,
+ * the part of the budget the engine's latency policy allows an encode (policy.c). `set` is
+ * NULL for a question only (which model would it be), non-NULL for the encode's own choice,
+ * which counts the times nic-hq gave way (aic_model_set_retime_due). */
+static int pick_model(const aic_model_set_t *models, aic_model_set_t *set, const aic_frame_t *f,
                       const aic_codec_params_t *params) {
   bool hq = params->still || f->type == AIC_FRAME_SCREEN;
-  int want = aic_model_set_find_family(set, hq ? "nic-hq" : "nic-rt");
-  int other = aic_model_set_find_family(set, hq ? "nic-rt" : "nic-hq");
+  int want = aic_model_set_find_family(models, hq ? "nic-hq" : "nic-rt");
+  int other = aic_model_set_find_family(models, hq ? "nic-rt" : "nic-hq");
   if (want < 0) return other;
   if (hq && other >= 0 && params->latency_budget_ms > 0) {
-    double ms = aic_model_set_encode_estimate(set, (size_t)want, (size_t)f->width * f->height);
-    if (ms > 0.8 * params->latency_budget_ms) return other;
+    double ms = aic_model_set_encode_estimate(models, (size_t)want, (size_t)f->width * f->height);
+    /* now and then it encodes anyway, so that its estimate can recover (model_set.h) */
+    if (ms > 0.8 * params->latency_budget_ms &&
+        !(set && aic_model_set_retime_due(set, (size_t)want)))
+      return other;
   }
   return want;
 }
@@ -109,7 +114,7 @@ static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_
   if (frame->type == AIC_FRAME_AUDIO || frame->width > AIC_NIC_MAX_DIM ||
       frame->height > AIC_NIC_MAX_DIM)
     return AIC_EUNSUPPORTED;
-  int m = pick_model(set, frame, params);
+  int m = pick_model(set, set, frame, params);
   if (m < 0) return AIC_EUNSUPPORTED;
   aic_model_entry_info_t info;
   aic_model_set_info(set, (size_t)m, &info);
@@ -154,7 +159,7 @@ static int neural_encode(void *state, const aic_frame_t *frame, const aic_codec_
 static double neural_next_quality(void *state, const aic_frame_t *frame,
                                   const aic_codec_params_t *params) {
   const aic_model_set_t *set = state;
-  int m = set ? pick_model(set, frame, params) : -1;
+  int m = set ? pick_model(set, NULL, frame, params) : -1;
   if (m < 0) return params->quality;
   aic_model_entry_info_t info;
   aic_model_set_info(set, (size_t)m, &info);

@@ -24,6 +24,7 @@ typedef struct entry {
   idle_runner_t idle[POOL_MAX];
   size_t idle_count;
   double encode_ms_per_px; /* 0: no frame timed yet */
+  unsigned skipped;        /* times ruled out on the estimate since it was last measured */
 } entry_t;
 
 struct aic_model_set {
@@ -210,7 +211,18 @@ void aic_model_set_note_encode(aic_model_set_t *set, size_t i, size_t pixels, do
   /* Half the weight on the newest frame: follows a change of machine load within a few frames
    * without letting one descheduled frame decide. */
   e->encode_ms_per_px = e->encode_ms_per_px > 0.0 ? 0.5 * (e->encode_ms_per_px + per_px) : per_px;
+  e->skipped = 0;
   pthread_mutex_unlock(&set->lock);
+}
+
+bool aic_model_set_retime_due(aic_model_set_t *set, size_t i) {
+  if (!set || i >= set->count) return false;
+  entry_t *e = &set->entries[i];
+  pthread_mutex_lock(&set->lock);
+  const bool due = ++e->skipped >= AIC_MODEL_SET_RETIME_SKIPS;
+  if (due) e->skipped = 0;
+  pthread_mutex_unlock(&set->lock);
+  return due;
 }
 
 double aic_model_set_encode_estimate(const aic_model_set_t *set, size_t i, size_t pixels) {

@@ -11,6 +11,7 @@
 #ifndef AIC_NN_MODEL_SET_H
 #define AIC_NN_MODEL_SET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,5 +65,13 @@ void aic_model_set_note_encode(aic_model_set_t *set, size_t i, size_t pixels, do
  * has encoded (time per pixel, averaged with the recent frames weighing most), or -1 when it
  * has encoded none that count yet. */
 double aic_model_set_encode_estimate(const aic_model_set_t *set, size_t i, size_t pixels);
+
+/* A caller that ruled entry i out on its estimate says so here. Every
+ * AIC_MODEL_SET_RETIME_SKIPS-th time this returns true instead: the caller should then use the
+ * entry anyway, so that its estimate follows the machine (it was measured under another load,
+ * or by an older runtime) instead of ruling the entry out for good on old figures. At most one
+ * frame in that many pays for it. False for bad arguments. */
+#define AIC_MODEL_SET_RETIME_SKIPS 50
+bool aic_model_set_retime_due(aic_model_set_t *set, size_t i);
 
 #endif
