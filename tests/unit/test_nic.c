@@ -605,18 +605,22 @@ static void check_threads(const aic_model_file_t *m, aic_nn_impl_t impl) {
 /* The I420 entry points are the RGB ones with aic_picture_from_i420 before and
  * aic_picture_to_i420 after: the same payload and the same bytes out, on 1 and 2 threads (the
  * conversions split by rows), at an odd size (chroma of a half block at the right and bottom). */
+static aic_frame_t rgb_frame(int w, int h, const uint8_t *rgb) {
+  return (aic_frame_t){.type = AIC_FRAME_VIDEO,
+                       .pix_fmt = AIC_PIX_RGB24,
+                       .width = (uint32_t)w,
+                       .height = (uint32_t)h,
+                       .data = rgb,
+                       .size = (size_t)w * h * 3};
+}
+
 static void check_i420(const aic_model_file_t *m) {
   const int w = 37, h = 23;
   size_t n420;
   aic_pixel_format_size(AIC_PIX_I420, w, h, &n420);
   uint8_t *rgb = test_picture(w, h, 9), *i420 = malloc(n420), *rec = malloc((size_t)w * h * 3);
   uint8_t *want = malloc(n420), *got = malloc(n420);
-  const aic_frame_t pic = {.type = AIC_FRAME_VIDEO,
-                           .pix_fmt = AIC_PIX_RGB24,
-                           .width = w,
-                           .height = h,
-                           .data = rgb,
-                           .size = (size_t)w * h * 3};
+  const aic_frame_t pic = rgb_frame(w, h, rgb);
   CHECK_EQ_INT(aic_picture_to_i420(&pic, i420), AIC_OK);
   for (int threads = 1; threads <= 2; threads++) {
     aic_nic_settings_t s;
@@ -635,12 +639,7 @@ static void check_i420(const aic_model_file_t *m) {
     aic_nic_last_timing(nic, &t);
     CHECK(t.convert_ms >= 0 && t.analysis_ms > 0);
     CHECK_EQ_INT(aic_nic_decode(nic, a.data, a.size, w, h, level, rec, (size_t)w * 3), AIC_OK);
-    const aic_frame_t dec = {.type = AIC_FRAME_VIDEO,
-                             .pix_fmt = AIC_PIX_RGB24,
-                             .width = w,
-                             .height = h,
-                             .data = rec,
-                             .size = (size_t)w * h * 3};
+    const aic_frame_t dec = rgb_frame(w, h, rec);
     CHECK_EQ_INT(aic_picture_to_i420(&dec, want), AIC_OK);
     CHECK_EQ_INT(aic_nic_decode_i420(nic, a.data, a.size, w, h, level, got), AIC_OK);
     CHECK(memcmp(want, got, n420) == 0);

@@ -155,18 +155,31 @@ static int band_plan(aic_nic_t *nic, nic_layer_t *l, nic_band_t *bd, aic_nn_conv
   return rc;
 }
 
+/* Room for n bands and their plans in l, and the descriptors the plans are matched by (the
+ * caller frees them with bands_done). */
+static int bands_alloc(nic_layer_t *l, int n, aic_nn_conv_desc_t **descs) {
+  l->bands = calloc((size_t)n, sizeof *l->bands);
+  l->band_plans = calloc((size_t)n, sizeof *l->band_plans);
+  *descs = calloc((size_t)n, sizeof **descs);
+  return l->bands && l->band_plans && *descs ? AIC_OK : AIC_ENOMEM;
+}
+
+/* Frees the descriptors; on an error also whatever l holds. Returns rc. */
+static int bands_done(nic_layer_t *l, aic_nn_conv_desc_t *descs, int rc) {
+  free(descs);
+  if (rc != AIC_OK) free_layer_plans(l);
+  return rc;
+}
+
 /* A GDN after a banded convolution: one band per convolution band, over the rows it wrote
  * (twice as many after a depth-to-space, cropped). A 1x1 convolution: no padding, no halo. */
 static int build_paired_bands(aic_nic_t *nic, nic_layer_t *l, const nic_layer_t *conv) {
   const nic_frame_t *f = &nic->frame;
   const int up = conv->up ? 2 : 1, h = f->h[l->level];
   const int n = conv->band_count;
-  l->bands = calloc((size_t)n, sizeof *l->bands);
-  l->band_plans = calloc((size_t)n, sizeof *l->band_plans);
-  aic_nn_conv_desc_t *descs = calloc((size_t)n, sizeof *descs);
-  int rc = AIC_ENOMEM;
-  if (!l->bands || !l->band_plans || !descs) goto fail;
-  for (int i = 0; i < n; i++) {
+  aic_nn_conv_desc_t *descs;
+  int rc = bands_alloc(l, n, &descs);
+  for (int i = 0; i < n && rc == AIC_OK; i++) {
     const nic_band_t *cb = &conv->bands[i];
     const int y0 = cb->oy0 * up, y1 = cb->oy1 * up < h ? cb->oy1 * up : h;
     nic_band_t *bd = &l->bands[l->band_count++];
@@ -174,15 +187,10 @@ static int build_paired_bands(aic_nic_t *nic, nic_layer_t *l, const nic_layer_t 
     aic_nn_conv_desc_t d = layer_desc(f, l);
     d.band = true;
     d.in_h = y1 - y0;
-    if ((rc = band_plan(nic, l, bd, &d, descs)) != AIC_OK) goto fail;
+    rc = band_plan(nic, l, bd, &d, descs);
   }
-  l->paired = true;
-  free(descs);
-  return AIC_OK;
-fail:
-  free(descs);
-  free_layer_plans(l);
-  return rc;
+  if (rc == AIC_OK) l->paired = true;
+  return bands_done(l, descs, rc);
 }
 
 /* The bands of a layer: each thread's share of the output rows (contiguous, as even as rows
@@ -197,13 +205,10 @@ static int build_bands(aic_nic_t *nic, nic_layer_t *l, int rows) {
     const int a = H * t / T, b = H * (t + 1) / T;
     n += (b - a + rows - 1) / rows;
   }
-  l->bands = calloc((size_t)n, sizeof *l->bands);
-  l->band_plans = calloc((size_t)n, sizeof *l->band_plans);
-  aic_nn_conv_desc_t *descs = calloc((size_t)n, sizeof *descs);
-  int rc = AIC_ENOMEM;
-  if (!l->bands || !l->band_plans || !descs) goto fail;
-  for (int t = 0; t < T; t++) {
-    for (int y = H * t / T, end = H * (t + 1) / T; y < end; y += rows) {
+  aic_nn_conv_desc_t *descs;
+  int rc = bands_alloc(l, n, &descs);
+  for (int t = 0; t < T && rc == AIC_OK; t++) {
+    for (int y = H * t / T, end = H * (t + 1) / T; y < end && rc == AIC_OK; y += rows) {
       nic_band_t *bd = &l->bands[l->band_count++];
       const int y1 = y + rows < end ? y + rows : end;
       const int first = y * S - P, last = (y1 - 1) * S - P + K - 1;
@@ -217,15 +222,10 @@ static int build_bands(aic_nic_t *nic, nic_layer_t *l, int rows) {
       const size_t floats =
           (size_t)(y1 - y) * f->w[nic_layer_out_level(l) + (l->up ? 1 : 0)] * (size_t)l->out_ch;
       if (floats > nic->frame.band_floats) nic->frame.band_floats = floats;
-      if ((rc = band_plan(nic, l, bd, &d, descs)) != AIC_OK) goto fail;
+      rc = band_plan(nic, l, bd, &d, descs);
     }
   }
-  free(descs);
-  return AIC_OK;
-fail:
-  free(descs);
-  free_layer_plans(l);
-  return rc;
+  return bands_done(l, descs, rc);
 }
 
 static int build_plans(aic_nic_t *nic, nic_stack_t s) {
