@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 20
 PY := /usr/bin/python3
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan build-fuzz run test unit interop cli oracle model benchpy test-asan fuzz pystubs clean bench
+.PHONY: all deps build build-asan build-fuzz run test unit interop cli oracle model benchpy trainpy test-asan fuzz pystubs clean bench
 
 all: build
 
@@ -53,6 +53,11 @@ oracle: build
 model: build
 	AIC_TEST_MODEL_FILE=$(abspath $(BUILD))/test_model_file $(PY) -m pytest -q tests/model
 
+# The training tools without training: rANS and tables against libaic's C coder, the exporter's
+# round trip, checkpoint averaging and widening (PyTorch on the CPU, small models).
+trainpy: deps
+	$(PY) -m pytest -q train
+
 # bench/neural.py's bookkeeping (no benchmark runs): repeated runs, spreads, the record.
 benchpy: deps
 	$(PY) -m pytest -q tests/bench
@@ -67,7 +72,7 @@ test-asan: build-asan pystubs
 fuzz: build build-fuzz pystubs
 	scripts/fuzz-smoke $(FUZZ_BUILD) $(FUZZ_SECONDS) $(abspath $(BUILD))/aic $(abspath $(BUILD))/py
 
-test: unit interop cli oracle model benchpy test-asan fuzz
+test: unit interop cli oracle model benchpy trainpy test-asan fuzz
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
