@@ -6,8 +6,12 @@
 #include "aic/error.h"
 #include "nic_internal.h"
 
+int nic_layer_conv_level(const nic_layer_t *l) {
+  return l->level + (l->stride == 2 ? 1 : 0);
+}
+
 int nic_layer_out_level(const nic_layer_t *l) {
-  return l->level + (l->stride == 2 ? 1 : 0) - (l->up ? 1 : 0);
+  return nic_layer_conv_level(l) - (l->up ? 1 : 0);
 }
 
 static void free_layer_plans(nic_layer_t *l) {
@@ -55,7 +59,7 @@ static size_t max_size(size_t a, size_t b) {
 }
 
 static void layer_needs(const nic_frame_t *f, const nic_layer_t *l, needs_t *n) {
-  const int out = nic_layer_out_level(l), conv = out + (l->up ? 1 : 0);
+  const int out = nic_layer_out_level(l), conv = nic_layer_conv_level(l);
   const size_t in = (size_t)f->h[l->level] * f->w[l->level] * l->in_ch;
   const size_t sums = (size_t)f->h[conv] * f->w[conv] * l->out_ch;
   const size_t result = (size_t)f->h[out] * f->w[out] * (l->up ? l->out_ch / 4 : l->out_ch);
@@ -129,7 +133,7 @@ static int band_rows(const aic_nic_t *nic, const nic_layer_t *l) {
   if (nic->settings.band_kib == 0 || !l->int8 ||
       (l->op != NIC_CONV && l->op != NIC_GDN && l->op != NIC_IGDN))
     return 0;
-  const int conv = nic_layer_out_level(l) + (l->up ? 1 : 0);
+  const int conv = nic_layer_conv_level(l);
   const size_t row = (size_t)f->w[conv] * l->out_ch * sizeof(int32_t);
   size_t rows = (size_t)nic->settings.band_kib * 1024 / row;
   if (rows < 1) rows = 1;
@@ -199,7 +203,7 @@ static int build_bands(aic_nic_t *nic, nic_layer_t *l, int rows) {
   const nic_frame_t *f = &nic->frame;
   const int T = nic->settings.threads < NIC_BAND_THREADS ? nic->settings.threads : NIC_BAND_THREADS;
   const int K = l->kernel, S = l->stride, P = K / 2;
-  const int H = f->h[nic_layer_out_level(l) + (l->up ? 1 : 0)], in_h = f->h[l->level];
+  const int conv = nic_layer_conv_level(l), H = f->h[conv], in_h = f->h[l->level];
   int n = 0;
   for (int t = 0; t < T; t++) {
     const int a = H * t / T, b = H * (t + 1) / T;
@@ -219,8 +223,7 @@ static int build_bands(aic_nic_t *nic, nic_layer_t *l, int rows) {
       d.in_h = (last < in_h - 1 ? last : in_h - 1) - (first > 0 ? first : 0) + 1;
       *bd =
           (nic_band_t){.thread = t, .oy0 = y, .oy1 = y1, .in0 = first > 0 ? first : 0, .plan = -1};
-      const size_t floats =
-          (size_t)(y1 - y) * f->w[nic_layer_out_level(l) + (l->up ? 1 : 0)] * (size_t)l->out_ch;
+      const size_t floats = (size_t)(y1 - y) * f->w[conv] * (size_t)l->out_ch;
       if (floats > nic->frame.band_floats) nic->frame.band_floats = floats;
       rc = band_plan(nic, l, bd, &d, descs);
     }

@@ -82,7 +82,7 @@ int nic_hyper_run(aic_nic_t *nic, const int32_t *z_hat, unsigned level, uint8_t 
     const nic_layer_t *l = &nic->layers[nic->h_s.first + i];
     int rc = aic_nn_conv_run(l->plan, f->q, f->acc);
     if (rc != AIC_OK) return rc;
-    const int out = nic_layer_out_level(l), conv = out + (l->up ? 1 : 0);
+    const int out = nic_layer_out_level(l), conv = nic_layer_conv_level(l);
     if (l->op == NIC_QINDEX)
       requant_index(l, f->acc, f->h[conv], f->w[conv], level, index);
     else

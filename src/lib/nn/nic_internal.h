@@ -35,9 +35,9 @@ typedef enum nic_op {
   NIC_QINDEX, /* qconv2d_index: integer conv to Gaussian table indices (last h_s layer) */
 } nic_op_t;
 
+#define NIC_BAND_THREADS 64 /* banded layers use at most this many threads */
 /* A band of a layer's convolution output rows [oy0, oy1), run by one thread (banded layers,
  * nic_run.c): its input starts at row in0 and plans[plan] is built for its geometry. */
-#define NIC_BAND_THREADS 64 /* banded layers use at most this many threads */
 typedef struct nic_band {
   int thread, oy0, oy1, in0, plan;
 } nic_band_t;
@@ -126,8 +126,9 @@ void nic_unbuild(aic_nic_t *nic);
  * (a plan the implementation refused). nic_frame_release frees it all. */
 int nic_frame_prepare(aic_nic_t *nic, int width, int height, unsigned parts);
 void nic_frame_release(aic_nic_t *nic);
-/* Output level of a layer. */
+/* Output level of a layer, and of its convolution's own output (before a depth-to-space). */
 int nic_layer_out_level(const nic_layer_t *l);
+int nic_layer_conv_level(const nic_layer_t *l);
 
 /* nic_run.c: runs a float stack (g_a, h_a, g_s) in place on frame.fa; when input_ready the
  * first layer's quantized input is already in frame.q. Returns 0 or a plan's error. */

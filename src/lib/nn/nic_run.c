@@ -8,10 +8,10 @@
  *
  * Banded layers (nic_frame.c) run each thread's bands one after the other: a band's
  * convolution, then at once the pass that finishes it, while its int32 sums are still in the
- * core's cache (a whole layer's sums, up to 11 MB at 640x360, are not; the passes were bound by
- * memory). A banded convolution writes the next layer's quantized input into frame.q2, since
- * other bands may still read the rows of frame.q around theirs; the two then swap. A 1x1
- * convolution (GDN's) reads only its own rows and stays in place. */
+ * core's cache (a whole layer's sums, up to 11 MB at 640x360, are not). A banded convolution writes
+ * the next layer's quantized input into frame.q2, since other bands may still read the rows of
+ * frame.q around theirs; the two then swap. A 1x1 convolution (GDN's) reads only its own rows and
+ * stays in place. */
 #include "aic/error.h"
 #include "nic_internal.h"
 
@@ -56,7 +56,7 @@ static void band_range(void *ctx, size_t begin, size_t end) {
   band_job_t *j = ctx;
   const nic_layer_t *l = j->l;
   nic_frame_t *f = j->f;
-  const int in_w = f->w[l->level], conv = nic_layer_out_level(l) + (l->up ? 1 : 0);
+  const int in_w = f->w[l->level], conv = nic_layer_conv_level(l);
   const int out_w = f->w[conv];
   for (int i = 0; i < l->band_count; i++) {
     const nic_band_t *b = &l->bands[i];
@@ -126,7 +126,7 @@ static int run_conv(aic_nic_t *nic, const nic_layer_t *l, const nic_layer_t *nex
                     const nic_layer_t *after, bool *ready, bool *skip) {
   nic_frame_t *f = &nic->frame;
   const int threads = nic->settings.threads;
-  const int out = nic_layer_out_level(l), conv = out + (l->up ? 1 : 0);
+  const int out = nic_layer_out_level(l), conv = nic_layer_conv_level(l);
   nic_finish_t fin = {.h = f->h[conv],
                       .w = f->w[conv],
                       .ch = l->out_ch,
@@ -149,10 +149,10 @@ static int run_conv(aic_nic_t *nic, const nic_layer_t *l, const nic_layer_t *nex
       fin.bias = l->bias;
       band_job_t j = {.l = l, .f = f, .q = f->q, .fin = &fin, .dst = dst};
       bool ready_after = fused;
+      nic_quant_t quant;
       if (fused && next->paired) {
         /* next reads its input where this layer wrote it (q2) and quantizes its own output
          * there in place (1x1: each band reads only its own rows) */
-        nic_quant_t quant;
         bool keep;
         ready_after = next_input(f->q2, after, &quant, &keep);
         j.gdn = next;
@@ -161,10 +161,8 @@ static int run_conv(aic_nic_t *nic, const nic_layer_t *l, const nic_layer_t *nex
         j.keep = keep;
         j.scratch = !keep && f->scratch;
         *skip = true;
-        if ((rc = run_banded(nic, &j)) != AIC_OK) return rc;
-      } else if ((rc = run_banded(nic, &j)) != AIC_OK) {
-        return rc;
       }
+      if ((rc = run_banded(nic, &j)) != AIC_OK) return rc;
       if (fused) swap_q(f);
       *ready = ready_after;
       return AIC_OK;
