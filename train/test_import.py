@@ -1,0 +1,111 @@
+"""import_aicm.py against the shipped nic-rt model and its test vectors: the imported model,
+with the file's input scales, must compute the latents, table indices and picture the exporter
+wrote into tests/data/nn when it made that file, and its float h_s and refitted z density must
+agree with the file's integer ones."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import coding  # noqa: E402
+import data  # noqa: E402
+import import_aicm  # noqa: E402
+import models  # noqa: E402
+
+torch.set_num_threads(2)
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "nic-rt.aicm"
+VECTORS = ROOT / "tests" / "data" / "nn"
+
+
+@pytest.fixture(scope="module")
+def imported():
+    return import_aicm.import_aicm(MODEL, fit_steps=400)
+
+
+def vector(level):
+    d = VECTORS / "nic-rt" / f"q{level}"
+    meta = dict(line.split("=", 1) for line in (d / "vector.txt").read_text().split())
+    shape = lambda s: tuple(int(v) for v in meta[s].split("x"))  # noqa: E731
+    return meta, {
+        "y_hat": np.fromfile(d / meta["y_hat"], "<i2").reshape(shape("y_shape")),
+        "z_hat": np.fromfile(d / meta["z_hat"], "<i2").reshape(shape("z_shape")),
+        "index": np.fromfile(d / meta["index"], "u1").reshape(shape("y_shape")),
+        "recon": np.fromfile(d / meta["recon"], "u1"),
+    }
+
+
+def test_vectors_are_of_this_model(imported):
+    _, info = imported
+    for level in (0, 5):
+        meta, _ = vector(level)
+        assert meta["model_sha256"] == info["source"]
+
+
+@pytest.mark.parametrize("level", [0, 5])
+def test_imported_model_computes_the_exported_latents(imported, level):
+    model, _ = imported
+    meta, v = vector(level)
+    w, h = int(meta["width"]), int(meta["height"])
+    rgb = np.fromfile(VECTORS / "input_100x60.rgb", "u1").reshape(h, w, 3)
+    x = data.to_tensor(rgb)[None]
+    fq, names = import_aicm.file_fake_quant(model, MODEL)
+    assert len(names) == len(fq.layers)  # nic-rt is all int8
+    ihs = import_aicm.int_hyper_from_file(model, MODEL)
+    fq.enable(names)
+    try:
+        y_hat, z_hat, idx, x_hat, _ = coding.encode_latents(model, x, level, ihs)
+    finally:
+        fq.disable()
+    # the same weights and scales; only float32-vs-float64 input scales can move a rounding
+    assert np.mean(y_hat == v["y_hat"]) > 0.999
+    assert np.array_equal(z_hat, v["z_hat"])
+    assert np.mean(idx == v["index"]) > 0.999
+    rec = (torch.round(torch.clamp(x_hat[0], 0, 1) * 255).to(torch.uint8)
+           .permute(1, 2, 0).contiguous().numpy().ravel())
+    assert np.mean(np.abs(rec.astype(int) - v["recon"].astype(int)) <= 1) > 0.999
+
+
+@pytest.mark.parametrize("level", [0, 5])
+def test_float_hyper_synthesis_picks_the_integer_tables(imported, level):
+    model, _ = imported
+    _, v = vector(level)
+    ihs = import_aicm.int_hyper_from_file(model, MODEL)
+    z_hat = v["z_hat"].astype(np.int64)
+    ysize = v["y_hat"].shape[1:]
+    lv = torch.tensor([level])
+    with torch.no_grad():
+        hg = torch.exp(model.log_hgain[lv])[:, :, None, None]
+        ls = model.hyper_synthesis(torch.from_numpy(z_hat).float()[None] / hg, ysize)
+        u = model.scale_index_float(ls, lv)
+    b = torch.clamp(torch.floor(u + 0.5), 0, models.SCALE_COUNT - 1)[0].numpy()
+    a = ihs(z_hat, level, ysize).astype(np.int64)
+    # the integer path rounds its activations, so an index on a rounding edge moves by one
+    assert np.mean(b == a) > 0.95
+    assert np.abs(b - a).max() <= 1
+
+
+def test_refitted_z_density_codes_like_the_file(imported):
+    _, info = imported
+    fit = info["fit"]
+    assert fit["z_bits_per_symbol_refit"] <= 1.02 * fit["z_bits_per_symbol_file"] + 0.01
+
+
+def test_weights_requantize_to_the_files_integers(imported):
+    """A --qat model quantizes its weights per channel again at every step: the imported float
+    weights must give back the file's int8 values exactly."""
+    model, _ = imported
+    import aicm
+    import quant
+    t = aicm.read_aicm(str(MODEL))["tensors"]
+    for name, conv in (("g_a.2", model.g_a[2]), ("g_s.0", model.g_s[0].conv),
+                       ("h_a.0", model.h_a[0])):
+        q = t[f"{name}.weight"]["array"]
+        unsigned = name == "h_a.0"
+        back, _ = quant.quantize_layer_weight(conv.weight, unsigned)
+        assert np.array_equal(back, q), name
