@@ -121,6 +121,12 @@ class IntHyperSynthesis:
         convs = [hs[0].conv, hs[1].conv, hs[2]]
         for k, c in enumerate(convs):
             wq, sw = quantize_weight(c.weight)
+            # An output channel whose weights are all zero (a channel widen.py added, before
+            # training) gets the layer's typical weight scale: its integers stay 0, and its bias
+            # or index offset stays within int32 instead of being divided by a scale of 1e-14.
+            zero = np.all(wq.reshape(len(wq), -1) == 0, axis=1)
+            if zero.any() and not zero.all():
+                sw = np.where(zero, np.median(sw[~zero]), sw).astype(sw.dtype)
             acc_scale = s_in[k] * sw.astype(np.float64)  # real value of one accumulator unit
             b = c.bias.detach().double().numpy()
             if k < 2:

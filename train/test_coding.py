@@ -3,6 +3,7 @@ hyper-synthesis, export. Run: /usr/bin/python3 -m pytest -q train (about 30 s).
 
 The C side is checked against the same code through the test vectors (tests/data/nn/)."""
 
+import math
 import sys
 from pathlib import Path
 
@@ -111,6 +112,24 @@ def test_integer_hyper_synthesis(small_model):
         assert np.array_equal(a, ihs(z.copy(), level, ysize))  # deterministic
         f = coding.encode_latents(small_model, x, level)[2]
         assert np.mean(np.abs(a.astype(int) - f.astype(int)) <= 1) > 0.95
+
+
+def test_integer_hyper_synthesis_with_zero_channels():
+    """Output channels of h_s.2 with all-zero weights (widen.py's new y channels before
+    training) pick the table their bias alone gives, without an int32 overflow."""
+    torch.manual_seed(1)
+    m = models.Codec("nic-rt")
+    m.eval()
+    with torch.no_grad():
+        m.h_s[2].weight[:8] = 0.0
+        m.h_s[2].bias[:8] = math.log(models.SCALE_MIN)
+    x = torch.rand(1, 3, 60, 100)
+    calib = [(coding.encode_latents(m, x, level)[1], level, (4, 7)) for level in (0, 5)]
+    ihs = quant.IntHyperSynthesis(m, calib)
+    for z, level, ysize in calib:
+        a = ihs(z, level, ysize)
+        f = coding.encode_latents(m, x, level)[2]
+        assert np.array_equal(a[:8], f[:8])
 
 
 def test_export_roundtrip(tmp_path, small_model):
