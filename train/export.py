@@ -44,7 +44,7 @@ def load(family, ckpt):
         raise SystemExit(f"export: {ckpt} is a {st['family']} checkpoint, not {family}")
     model.load_state_dict(st["model"])
     model.eval()
-    return model, st.get("step", 0)
+    return model, st.get("step", 0), st.get("qat_scales")
 
 
 # dB per doubling of the rate of learned codecs at 0.2-1 bpp (CompressAI's hyperprior: 31.0 dB at
@@ -137,7 +137,7 @@ def main(argv=None):
     ckpt = args.ckpt or str(data.ROOT / "var" / "train" / args.family / "last.pt")
     out = Path(args.out or data.ROOT / "var" / "export" / f"{args.family}.aicm")
     out.parent.mkdir(parents=True, exist_ok=True)
-    model, step = load(args.family, ckpt)
+    model, step, qat_scales = load(args.family, ckpt)
     L = model.levels
     print(f"export: {args.family} from {ckpt} (step {step})", flush=True)
 
@@ -177,6 +177,14 @@ def main(argv=None):
         report["float"], report["int_hs"] = rows_f, rows_i
 
         fq = quant.FakeQuant(model, calib, range(L))
+        if qat_scales is not None and args.all_int8:
+            # the scales the last training steps used (train.py --freeze-scales), not a fresh
+            # calibration the weights never saw
+            drift = max(abs(qat_scales[n][0] / max(fq.mag[n], 1e-12) - 1) for n in qat_scales)
+            for n, (mag, low) in qat_scales.items():
+                fq.mag[n], fq.low[n] = mag, low
+            print(f"export: int8 input scales from the checkpoint (a fresh calibration differs "
+                  f"by up to {100 * drift:.2f} %)", flush=True)
         top, few = [L - 1], val[:args.layer_images]
         base = coding.evaluate(model, few, top, ihs, ztab)[0]
         int8_layers, per_layer = [], {}

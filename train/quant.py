@@ -323,6 +323,18 @@ class TrainFakeQuant(FakeQuant):
         super().__init__(model, calib_images, levels)
         self.names = []
 
+    def scales(self):
+        """The input ranges in use, {layer: (magnitude, minimum)}: what a checkpoint keeps so
+        that the exporter writes the scales the weights trained with."""
+        return {n: (float(self.mag[n]), float(self.low[n])) for n in self.layers}
+
+    def set_scales(self, scales):
+        names = self.names
+        self.disable()
+        for n, (mag, low) in scales.items():
+            self.mag[n], self.low[n] = float(mag), float(low)
+        self.enable(names)
+
     def recalibrate(self):
         names, was_training = self.names, self.model.training
         self.disable()

@@ -206,3 +206,53 @@ def test_matches_c_entropy_coder(tmp_path):
     c_tables = [(int(v.split()[0]), [int(u) for u in v.split()[1:]]) for v in lines[:64]]
     assert c_tables == entropy.gaussian_tables(64, 0.11, 256.0, 1e-6)
     assert bytes.fromhex(lines[64]) == entropy.rans_encode_indexed(c_tables, idx, vals)
+
+
+def test_train_fake_quant_scales_round_trip(small_model):
+    """scales() / set_scales(): a fresh TrainFakeQuant given another's scales computes what it
+    computes, after the weights (and so a fresh calibration) moved."""
+    torch.manual_seed(2)
+    calib = [torch.rand(1, 3, 48, 64)]
+    x = torch.rand(1, 3, 48, 64)
+    a = quant.TrainFakeQuant(small_model, calib, [0])
+    a.enable(list(a.layers))
+    kept = a.scales()
+    small_model.eval()
+    with torch.no_grad():
+        want = small_model(x, torch.tensor([0]), train=False)["x_hat"]
+    a.disable()
+    saved = small_model.g_a[0].weight.data.clone()
+    try:
+        small_model.g_a[0].weight.data *= 1.5  # a fresh calibration now differs
+        b = quant.TrainFakeQuant(small_model, calib, [0])
+        assert b.scales() != kept
+        small_model.g_a[0].weight.data.copy_(saved)
+        b.enable(list(b.layers))
+        b.set_scales(kept)
+        assert b.scales() == kept and b.names == list(b.layers)
+        with torch.no_grad():
+            got = small_model(x, torch.tensor([0]), train=False)["x_hat"]
+        b.disable()
+    finally:
+        small_model.g_a[0].weight.data.copy_(saved)
+    assert torch.equal(got, want)
+
+
+def test_export_writes_the_checkpoints_scales(tmp_path, small_model):
+    import export  # noqa: PLC0415
+    calib = [torch.rand(1, 3, 48, 64)]
+    fq = quant.TrainFakeQuant(small_model, calib, [0])
+    scales = {n: (2.0 + i, -1.0 if n.startswith("g_s") else 0.0)
+              for i, n in enumerate(fq.layers)}
+    ckpt = tmp_path / "last.pt"
+    torch.save({"model": small_model.state_dict(), "step": 9, "family": "nic-rt",
+                "qat_scales": scales}, ckpt)
+    out = tmp_path / "m.aicm"
+    export.main(["--family", "nic-rt", "--ckpt", str(ckpt), "--out", str(out), "--all-int8",
+                 "--val-images", "1", "--calib", "1"])
+    t = aicm.read_aicm(str(out))["tensors"]
+    for n, (mag, low) in scales.items():
+        if n == "g_a.0":
+            continue  # pixels: always 1 / 255
+        want = mag / (255.0 if low >= 0 else 127.0)
+        assert abs(float(t[f"{n}.in_scale"]["array"][0]) / want - 1) < 1e-6, n
