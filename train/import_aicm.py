@@ -19,8 +19,9 @@ What comes back, layer by layer:
     fitted to them (cross-entropy against each table's probabilities, Adam).
 Only the optimizer state and the float weights between the quantization steps are lost.
 
-The checkpoint is train.py's (`model`, `family`, `step` 0) plus `source` (the file's SHA-256) and
-`fit` (how close the refitted z density codes the file's tables).
+The checkpoint is train.py's (`model`, `family`, `step` 0, and `qat_scales`: the file's int8 input
+scales, which export.py --all-int8 writes back and widen.py passes on) plus `source` (the file's
+SHA-256) and `fit` (how close the refitted z density codes the file's tables).
 """
 
 import argparse
@@ -245,6 +246,16 @@ def int_hyper_from_file(model, path):
     return ihs
 
 
+def file_scales(path):
+    """The file's int8 input scales as train.py's qat_scales ({layer: (magnitude, minimum)}),
+    or None when a layer of g_a / g_s / h_a has none (an f32 layer)."""
+    model = models.Codec(aicm.read_aicm(str(path))["family"])
+    fq, names = file_fake_quant(model, path)
+    if len(names) != len(fq.layers):
+        return None
+    return {n: (fq.mag[n], fq.low[n]) for n in names}
+
+
 def file_fake_quant(model, path):
     """A quant.FakeQuant whose input scales are the file's in_scale tensors, so that the imported
     model computes what the exported one did (the layers without an in_scale stay float)."""
@@ -286,7 +297,8 @@ def main(argv=None):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict(), "family": info["family"], "step": 0,
-                "source": info["source"], "fit": fit}, out)
+                "source": info["source"], "fit": fit,
+                "qat_scales": file_scales(args.model)}, out)
     print(f"import: wrote {out}")
 
 

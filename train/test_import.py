@@ -109,3 +109,13 @@ def test_weights_requantize_to_the_files_integers(imported):
         unsigned = name == "h_a.0"
         back, _ = quant.quantize_layer_weight(conv.weight, unsigned)
         assert np.array_equal(back, q), name
+
+
+def test_file_scales_are_the_files_in_scales():
+    import aicm
+    t = aicm.read_aicm(str(MODEL))["tensors"]
+    scales = import_aicm.file_scales(MODEL)
+    assert scales is not None and "g_s.6" in scales
+    for n, (mag, low) in scales.items():
+        want = float(t[f"{n}.in_scale"]["array"][0])
+        assert abs(mag / (255.0 if low >= 0 else 127.0) / want - 1) < 1e-6

@@ -158,7 +158,13 @@ def main(argv=None):
     state = {k: v for k, v in st["model"].items() if k in small.state_dict()}
     small.load_state_dict(state)
     big = widen(small, models.Codec(args.family))
-    torch.save({"model": big.state_dict(), "widened_from": str(args.src)}, args.out)
+    out = {"model": big.state_dict(), "widened_from": str(args.src)}
+    if st.get("qat_scales"):
+        # The int8 input scales the narrow model was trained with (train.py --freeze-scales):
+        # the trained channels keep their grid, and the new ones, which nothing reads yet, do
+        # not widen it. export.py --all-int8 writes them.
+        out["qat_scales"] = st["qat_scales"]
+    torch.save(out, args.out)
     print(f"widen: {args.from_family} {args.src} -> {args.family} {args.out}")
 
 
