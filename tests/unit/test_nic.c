@@ -452,9 +452,10 @@ static void check_vector(const aic_model_file_t *m, aic_nic_t *nic, const vector
   int ymax, zmax;
   size_t yd = latent_diff(ya, y_hat, ny, &ymax), zd = latent_diff(za, z_hat, nz, &zmax);
   /* An int8 encoder in C and PyTorch's simulation of it differ by float rounding (sum order,
-   * acc * scale vs (q * s) * (w * sw)); a value on a rounding boundary may move by one. */
+   * acc * scale vs (q * s) * (w * sw)); a value on a rounding boundary may move by one. The
+   * 100x60 vector has only 64 z values, where 1 % is less than one: up to 2 may move there. */
   CHECK(yd * 100 <= ny && ymax <= 1);
-  CHECK(zd * 100 <= nz && zmax <= 1);
+  CHECK((zd * 100 <= nz || zd <= 2) && zmax <= 1);
   printf(
       "%s q%u: scale index exact (%zu symbols), z.rans %zu B and y.rans %zu B exact; "
       "analyze: y %zu/%zu differ (%.3f%%, max %d), z %zu/%zu differ (%.3f%%, max %d); "
