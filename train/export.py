@@ -181,8 +181,7 @@ def main(argv=None):
             # the scales the last training steps used (train.py --freeze-scales), not a fresh
             # calibration the weights never saw
             drift = max(abs(qat_scales[n][0] / max(fq.mag[n], 1e-12) - 1) for n in qat_scales)
-            for n, (mag, low) in qat_scales.items():
-                fq.mag[n], fq.low[n] = mag, low
+            fq.set_scales(qat_scales)
             print(f"export: int8 input scales from the checkpoint (a fresh calibration differs "
                   f"by up to {100 * drift:.2f} %)", flush=True)
         top, few = [L - 1], val[:args.layer_images]

@@ -215,21 +215,29 @@ def import_aicm(path, fit_steps=1500):
         raise SystemExit(f"import: {path} has {f['levels']} levels, {f['family']} has "
                          f"{model.levels}")
     torch.manual_seed(0)
-    s_in = load_transforms(model, f)
-    tabs = file_tables(f, model.levels, model.Mz)
+    try:
+        s_in = load_transforms(model, f)
+        tabs = file_tables(f, model.levels, model.Mz)
+        scales = file_scales(model, f)
+    except KeyError as e:
+        raise SystemExit(f"import: {path} has no tensor {e}: not a {f['family']} model as "
+                         f"train/models.py builds it") from None
+    except ValueError as e:
+        raise SystemExit(f"import: {path}: {e}") from None
     fit_density(model, tabs, steps=fit_steps)
     ce, ent = cross_entropy_bits(coding.z_tableset(model), tabs)
     model.eval()
     info = {"source": f["sha256"], "family": f["family"], "version": f["version"],
             "hyper_scales": s_in,
+            "qat_scales": scales if len(scales) == len(quant.int8_layers(model)) else None,
             "fit": {"z_bits_per_symbol_refit": ce, "z_bits_per_symbol_file": ent}}
     return model, info
 
 
-def int_hyper_from_file(model, path):
-    """The file's own integer h_s as a quant.IntHyperSynthesis (its tensors as they are), to
-    compare the imported float h_s with."""
-    t = aicm.read_aicm(str(path))["tensors"]
+def int_hyper_from_file(model, f):
+    """The own integer h_s of a file (a read_aicm() dict) as a quant.IntHyperSynthesis (its
+    tensors as they are), to compare the imported float h_s with."""
+    t = f["tensors"]
     ihs = quant.IntHyperSynthesis.__new__(quant.IntHyperSynthesis)
     ihs.model, ihs.L, ihs.Mz, ihs.M = model, model.levels, model.Mz, model.M
     ihs.in_mult = np.asarray(t["h_s.in.mult"]["array"], np.int64)
@@ -246,38 +254,26 @@ def int_hyper_from_file(model, path):
     return ihs
 
 
-def file_scales(path):
-    """The file's int8 input scales as train.py's qat_scales ({layer: (magnitude, minimum)}),
-    or None when a layer of g_a / g_s / h_a has none (an f32 layer)."""
-    model = models.Codec(aicm.read_aicm(str(path))["family"])
-    fq, names = file_fake_quant(model, path)
-    if len(names) != len(fq.layers):
-        return None
-    return {n: (fq.mag[n], fq.low[n]) for n in names}
+def file_scales(model, f):
+    """The int8 input scales of a file (a read_aicm() dict) as train.py's qat_scales: {layer:
+    (magnitude, minimum)} for each layer of g_a / g_s / h_a with an in_scale tensor."""
+    t, scales = f["tensors"], {}
+    for name, mod in quant.int8_layers(model).items():
+        if f"{name}.in_scale" not in t:
+            continue  # an f32 layer
+        s = float(t[f"{name}.in_scale"]["array"][0])
+        # the C builder's rule: pixels, |y|, ReLU outputs and a GDN's |x| are u8
+        unsigned = (isinstance(mod, models.GDNLite) or name == "g_a.0"
+                    or name.startswith("h_a."))
+        scales[name] = (s * (255.0 if unsigned else 127.0), 0.0 if unsigned else -1.0)
+    return scales
 
 
-def file_fake_quant(model, path):
-    """A quant.FakeQuant whose input scales are the file's in_scale tensors, so that the imported
-    model computes what the exported one did (the layers without an in_scale stay float)."""
-    t = aicm.read_aicm(str(path))["tensors"]
-    fq = quant.FakeQuant.__new__(quant.FakeQuant)
-    fq.model, fq.layers, fq.low, fq.mag = model, {}, {}, {}
-    fq.hooks, fq.saved = [], {}
-    names = []
-    for part in ("g_a", "g_s", "h_a"):
-        for i, mod in enumerate(getattr(model, part)):
-            name = f"{part}.{i}"
-            fq.layers[name] = mod.conv if isinstance(mod, models.Up) else mod
-            if f"{name}.in_scale" not in t:
-                continue
-            s = float(t[f"{name}.in_scale"]["array"][0])
-            # the C builder's rule: pixels, |y|, ReLU outputs and a GDN's |x| are u8
-            unsigned = (isinstance(mod, models.GDNLite) or name == "g_a.0"
-                        or part == "h_a")
-            fq.low[name] = 0.0 if unsigned else -1.0
-            fq.mag[name] = s * (255.0 if unsigned else 127.0)
-            names.append(name)
-    return fq, names
+def file_fake_quant(model, f):
+    """A quant.FakeQuant whose input scales are those of a file (a read_aicm() dict), so that
+    the imported model computes what the exported one did; (fq, names of its int8 layers)."""
+    scales = file_scales(model, f)
+    return quant.FakeQuant.from_scales(model, scales), list(scales)
 
 
 def main(argv=None):
@@ -297,8 +293,7 @@ def main(argv=None):
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict(), "family": info["family"], "step": 0,
-                "source": info["source"], "fit": fit,
-                "qat_scales": file_scales(args.model)}, out)
+                "source": info["source"], "fit": fit, "qat_scales": info["qat_scales"]}, out)
     print(f"import: wrote {out}")
 
 

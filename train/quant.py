@@ -209,19 +209,45 @@ CALIB_PERCENTILE = 99.999
 CALIB_SAMPLE_STRIDE = 13  # every 13th value is kept for the percentile (memory)
 
 
+def int8_layers(model):
+    """The layers of g_a / g_s / h_a that run in int8, name -> module (an Up's Conv2d, a
+    Conv2d or a GDNLite), in execution order."""
+    layers = {}
+    for part in ("g_a", "g_s", "h_a"):
+        for i, mod in enumerate(getattr(model, part)):
+            layers[f"{part}.{i}"] = mod.conv if isinstance(mod, models.Up) else mod
+    return layers
+
+
 class FakeQuant:
     """Simulates int8 inference of chosen layers of g_a / g_s / h_a in float: weights int8 per
     output channel, the layer's input int8 per tensor (u8 when it is never negative) with a scale
-    calibrated on training crops (CALIB_PERCENTILE). `enable(names)` switches layers on;
-    `disable()` restores."""
+    calibrated on training crops (CALIB_PERCENTILE), or given (from_scales, set_scales).
+    `enable(names)` switches layers on; `disable()` restores."""
+
+    @classmethod
+    def from_scales(cls, model, scales):
+        """Without a calibration: the input ranges are `scales` (see set_scales); the layers
+        it does not name stay float."""
+        fq = cls.__new__(cls)
+        fq.model, fq.layers, fq.mag, fq.low = model, int8_layers(model), {}, {}
+        fq.hooks, fq.saved = [], {}
+        fq.set_scales(scales)
+        return fq
+
+    def scales(self):
+        """The input ranges in use, {layer: (magnitude, minimum)}: what a checkpoint keeps so
+        that the exporter writes the scales the weights trained with (train.py qat_scales)."""
+        return {n: (float(self.mag[n]), float(self.low[n])) for n in self.layers if n in self.mag}
+
+    def set_scales(self, scales):
+        """Replaces the input ranges of the layers `scales` names; call it while disabled."""
+        for n, (mag, low) in scales.items():
+            self.mag[n], self.low[n] = float(mag), float(low)
 
     def __init__(self, model, calib_images, levels):
         self.model = model
-        self.layers = {}  # name -> module (Conv2d or GDNLite)
-        for part in ("g_a", "g_s", "h_a"):
-            for i, mod in enumerate(getattr(model, part)):
-                conv = mod.conv if isinstance(mod, models.Up) else mod
-                self.layers[f"{part}.{i}"] = conv
+        self.layers = int8_layers(model)  # name -> module (Conv2d or GDNLite)
         self.low = {n: 0.0 for n in self.layers}  # the input's minimum: is it ever negative?
         self._samples = {n: [] for n in self.layers}
         hooks = [m.register_forward_pre_hook(self._observe(n)) for n, m in self.layers.items()]
@@ -323,16 +349,11 @@ class TrainFakeQuant(FakeQuant):
         super().__init__(model, calib_images, levels)
         self.names = []
 
-    def scales(self):
-        """The input ranges in use, {layer: (magnitude, minimum)}: what a checkpoint keeps so
-        that the exporter writes the scales the weights trained with."""
-        return {n: (float(self.mag[n]), float(self.low[n])) for n in self.layers}
-
     def set_scales(self, scales):
+        """FakeQuant.set_scales, with the enabled layers switched on again at the new scales."""
         names = self.names
         self.disable()
-        for n, (mag, low) in scales.items():
-            self.mag[n], self.low[n] = float(mag), float(low)
+        super().set_scales(scales)
         self.enable(names)
 
     def recalibrate(self):

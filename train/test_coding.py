@@ -256,3 +256,11 @@ def test_export_writes_the_checkpoints_scales(tmp_path, small_model):
             continue  # pixels: always 1 / 255
         want = mag / (255.0 if low >= 0 else 127.0)
         assert abs(float(t[f"{n}.in_scale"]["array"][0]) / want - 1) < 1e-6, n
+
+
+def test_negative_freeze_scales_is_refused(capsys):
+    import train  # noqa: PLC0415
+    with pytest.raises(SystemExit) as e:
+        train.main(["--family", "nic-rt", "--qat", "--freeze-scales", "-1"])
+    assert e.value.code == 2
+    assert "--freeze-scales -1" in capsys.readouterr().err

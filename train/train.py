@@ -138,6 +138,8 @@ def main(argv=None):
                     "trained with: 0.5 %% off in one layer's scale cost nic-rt 0.23 dB at its "
                     "top level (docs/decisions/0002-neural-codec.md)")
     args = ap.parse_args(argv)
+    if args.freeze_scales < 0:
+        ap.error(f"--freeze-scales {args.freeze_scales}: a number of steps, 0 or more")
 
     if args.batch is None:
         args.batch = models.FAMILIES[args.family]["batch"]
@@ -156,8 +158,10 @@ def main(argv=None):
                             rotate=args.rotate)
     step = 0
     ckpt = d / "last.pt"
+    resumed_scales = None  # the int8 input scales the checkpoint's last steps trained with
     if ckpt.exists() and not args.fresh:
         st = torch.load(ckpt)
+        resumed_scales = st.get("qat_scales")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step = st["step"]
@@ -169,12 +173,12 @@ def main(argv=None):
         model.load_state_dict(st["model"])
         print(f"train: weights from {args.init}", flush=True)
     fq = None
-    freeze_at = args.steps - max(args.freeze_scales, 0)
+    freeze_at = args.steps - args.freeze_scales
     if args.qat:
         calib = [data.to_tensor(data.load_rgb(f))[None] for f in data.calibration_files()]
         fq = quant.TrainFakeQuant(model, calib, range(model.levels))
-        if ckpt.exists() and not args.fresh and step > freeze_at and "qat_scales" in st:
-            fq.set_scales(st["qat_scales"])  # inside the frozen window: keep training with them
+        if resumed_scales is not None and step > freeze_at:
+            fq.set_scales(resumed_scales)  # inside the frozen window: keep training with them
         fq.enable(list(fq.layers))
     val_images = [data.to_tensor(data.load_rgb(f))[None]
                   for f in data.val_files(args.val_set)[:args.val_images]]
@@ -227,12 +231,12 @@ def main(argv=None):
                                                      and step < freeze_at)):
             fq.recalibrate()  # the scales follow the weights until the frozen window
         if step % args.ckpt_every == 0 or step == args.steps:
-            st = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                  "family": args.family, "config": config,
-                  "data_rng": crops.state(), "torch_rng": torch.get_rng_state()}
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                     "family": args.family, "config": config,
+                     "data_rng": crops.state(), "torch_rng": torch.get_rng_state()}
             if fq is not None:
-                st["qat_scales"] = fq.scales()
-            save(ckpt, st)
+                state["qat_scales"] = fq.scales()
+            save(ckpt, state)
         if step % args.snapshot_every == 0:
             save(d / f"step-{step}.pt", {"model": model.state_dict(), "step": step,
                                          "family": args.family, "config": config})
