@@ -48,6 +48,17 @@ def stream_bytes(bits):
 
 
 @torch.no_grad()
+def float_table_indices(model, z_hat, level, ysize):
+    """The float h_s's table index of every y symbol (int64 numpy [M, h, w]) for z_hat (int
+    [Mz, hz, wz]) at `level`, rounded half up as the integer h_s rounds: what
+    quant.IntHyperSynthesis approximates."""
+    hg = torch.exp(model.log_hgain[[level]])[:, :, None, None]
+    ls = model.hyper_synthesis(torch.from_numpy(np.asarray(z_hat)).float()[None] / hg, ysize)
+    u = model.scale_index_float(ls, torch.tensor([level]))
+    return torch.clamp(torch.floor(u + 0.5), 0, models.SCALE_COUNT - 1)[0].to(torch.int64).numpy()
+
+
+@torch.no_grad()
 def encode_latents(model, x, level, index_fn=None):
     """Rounded latents of one image x [1, 3, H, W] at `level`: y_hat [M, h, w] and z_hat
     [Mz, hz, wz] as int64 numpy, the table index of every y symbol (uint8, [M, h, w]) and the

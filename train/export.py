@@ -158,10 +158,7 @@ def main(argv=None):
         agree, total = 0, 0
         for z_hat, level, ysize in zcal:
             a = ihs(z_hat, level, ysize)
-            hg = torch.exp(model.log_hgain[[level]])[:, :, None, None]
-            ls = model.hyper_synthesis(torch.from_numpy(z_hat).float()[None] / hg, ysize)
-            u = model.scale_index_float(ls, torch.tensor([level]))
-            b = torch.clamp(torch.floor(u + 0.5), 0, models.SCALE_COUNT - 1)[0].numpy()
+            b = coding.float_table_indices(model, z_hat, level, ysize)
             agree += int((a == b).sum())
             total += a.size
         print(f"export: integer h_s picks the float model's table for {100 * agree / total:.2f}% "

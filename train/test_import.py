@@ -16,7 +16,6 @@ import aicm  # noqa: E402
 import coding  # noqa: E402
 import data  # noqa: E402
 import import_aicm  # noqa: E402
-import models  # noqa: E402
 
 torch.set_num_threads(2)
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,15 +83,13 @@ def test_float_hyper_synthesis_picks_the_integer_tables(imported, model_file, le
     ihs = import_aicm.int_hyper_from_file(model, model_file)
     z_hat = v["z_hat"].astype(np.int64)
     ysize = v["y_hat"].shape[1:]
-    lv = torch.tensor([level])
-    with torch.no_grad():
-        hg = torch.exp(model.log_hgain[lv])[:, :, None, None]
-        ls = model.hyper_synthesis(torch.from_numpy(z_hat).float()[None] / hg, ysize)
-        u = model.scale_index_float(ls, lv)
-    b = torch.clamp(torch.floor(u + 0.5), 0, models.SCALE_COUNT - 1)[0].numpy()
+    b = coding.float_table_indices(model, z_hat, level, ysize)
     a = ihs(z_hat, level, ysize).astype(np.int64)
-    # the integer path rounds its activations, so an index on a rounding edge moves by one
-    assert np.mean(b == a) > 0.95
+    # The integer path rounds its input and activations, so an index on a rounding edge moves
+    # by one. Its input step is H_S_INPUT_MARGIN (3) times the calibrated one, so that unseen
+    # images' large z are not clipped; nic-rt v6's file gives 96.8 % (level 0) and 89.1 %
+    # (level 5) equal here.
+    assert np.mean(b == a) > 0.85
     assert np.abs(b - a).max() <= 1
 
 
