@@ -32,6 +32,7 @@
  */
 #include <pthread.h>
 #include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +112,13 @@ static void parse_options(int argc, char **argv, options_t *o) {
       o->runs = atoi(argv[++i]);
     else if (strcmp(a, "--warmup") == 0 && has)
       o->warmup = atoi(argv[++i]);
-    else if (strcmp(a, "--band-kib") == 0 && has)
-      band_kib = atoi(argv[++i]);
+    else if (strcmp(a, "--band-kib") == 0 && has) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*argv[i] == '\0' || *end != '\0' || v < 0 || v > INT_MAX)
+        bench_die("--band-kib takes a whole number of KiB >= 0 (0: unbanded), not %s", argv[i]);
+      band_kib = (int)v;
+    }
     else if (a[0] == '-')
       bench_die("unknown option %s", a);
     else {
