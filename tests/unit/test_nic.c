@@ -102,10 +102,13 @@ static aic_model_file_t *load_model(const char *family) {
   return m;
 }
 
+/* Plain rounding of y, as the exported vectors (coding.encode_latents) were made with;
+ * check_deadzone tests the default. */
 static aic_nic_t *make_nic(const aic_model_file_t *m, aic_nn_impl_t impl) {
   aic_nic_settings_t s;
   aic_nic_settings_default(&s);
   s.impl = impl;
+  s.y_deadzone = 0.0f;
   aic_nic_t *nic = NULL;
   char why[512] = "";
   int rc = aic_nic_create(m, &s, &nic, why, sizeof why);
@@ -1043,9 +1046,59 @@ static void check_impl_choice(const aic_model_file_t *m) {
   s.band_kib = -1;
   CHECK_EQ_INT(aic_nic_create(m, &s, &nic, NULL, 0), AIC_EINVAL);
   s.band_kib = 256;
+  const float bad_deadzones[] = {-0.01f, 0.5f, NAN};
+  for (size_t i = 0; i < sizeof bad_deadzones / sizeof bad_deadzones[0]; i++) {
+    s.y_deadzone = bad_deadzones[i];
+    CHECK_EQ_INT(aic_nic_create(m, &s, &nic, NULL, 0), AIC_EINVAL);
+  }
+  s.y_deadzone = AIC_NIC_Y_DEADZONE_DEFAULT;
   s.impl = (aic_nn_impl_t)7;
   CHECK_EQ_INT(aic_nic_create(m, &s, &nic, NULL, 0), AIC_EINVAL);
   CHECK(nic == NULL);
+}
+
+/* The default deadzone against plain rounding (make_nic's runner, same impl): y values move
+ * only from +-1 to 0, never anything else; z does not move; the payload is no larger and
+ * decodes to the latents it was made from. */
+static void check_deadzone(const aic_model_file_t *m, aic_nic_t *plain, aic_nn_impl_t impl) {
+  aic_nic_settings_t s;
+  aic_nic_settings_default(&s);
+  s.impl = impl;
+  aic_nic_t *dz = NULL;
+  CHECK_EQ_INT(aic_nic_create(m, &s, &dz, NULL, 0), AIC_OK);
+  if (!dz) return;
+  const int w = 100, h = 60;
+  const unsigned level = aic_nic_levels(plain) / 2;
+  aic_nic_shape_t sh;
+  CHECK_EQ_INT(aic_nic_shape(plain, w, h, &sh), AIC_OK);
+  const size_t ny = (size_t)sh.y_c * sh.y_h * sh.y_w, nz = (size_t)sh.z_c * sh.z_h * sh.z_w;
+  uint8_t *rgb = test_picture(w, h, 5), *pix = malloc((size_t)w * h * 3);
+  int32_t *y0 = malloc(ny * 4), *z0 = malloc(nz * 4), *y1 = malloc(ny * 4), *z1 = malloc(nz * 4);
+  CHECK_EQ_INT(aic_nic_analyze(plain, rgb, w * 3, w, h, level, y0, z0), AIC_OK);
+  CHECK_EQ_INT(aic_nic_analyze(dz, rgb, w * 3, w, h, level, y1, z1), AIC_OK);
+  size_t zeroed = 0, other = 0;
+  for (size_t i = 0; i < ny; i++) {
+    if (y0[i] == y1[i]) continue;
+    if ((y0[i] == 1 || y0[i] == -1) && y1[i] == 0)
+      zeroed++;
+    else
+      other++;
+  }
+  CHECK_EQ_INT(other, 0);
+  CHECK(zeroed > 0);
+  CHECK(memcmp(z0, z1, nz * 4) == 0);
+  aic_buf_t p0 = {0}, p1 = {0};
+  CHECK_EQ_INT(aic_nic_encode(plain, rgb, w * 3, w, h, level, &p0), AIC_OK);
+  CHECK_EQ_INT(aic_nic_encode(dz, rgb, w * 3, w, h, level, &p1), AIC_OK);
+  CHECK(p1.size <= p0.size);
+  CHECK_EQ_INT(aic_nic_decode(plain, p1.data, p1.size, w, h, level, pix, w * 3), AIC_OK);
+  CHECK(memcmp(plain->frame.y_hat, y1, ny * 4) == 0);
+  printf("deadzone %.2f: %zu of %zu y values 1 -> 0, payload %zu -> %zu bytes\n",
+         (double)AIC_NIC_Y_DEADZONE_DEFAULT, zeroed, ny, p0.size, p1.size);
+  aic_buf_free(&p0);
+  aic_buf_free(&p1);
+  free(rgb), free(pix), free(y0), free(z0), free(y1), free(z1);
+  aic_nic_free(&dz);
 }
 
 static void check_args(aic_nic_t *nic) {
@@ -1135,6 +1188,7 @@ static void test_families(void) {
       int vectors = check_vectors(m, nic, families[f]);
       if (!vectors) printf("%s: no test vectors under %s\n", families[f], vector_dir);
       check_round_trips(m, nic, families[f]);
+      check_deadzone(m, nic, impl);
       if (!light) {
         check_impls(m, nic);
         check_threads(m, AIC_NN_IMPL_REF);

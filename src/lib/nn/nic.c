@@ -15,6 +15,7 @@ void aic_nic_settings_default(aic_nic_settings_t *s) {
   s->impl = AIC_NN_IMPL_AUTO;
   s->threads = 1;
   s->band_kib = 256;
+  s->y_deadzone = AIC_NIC_Y_DEADZONE_DEFAULT;
 }
 
 static double now_ms(void) {
@@ -32,7 +33,8 @@ int aic_nic_create(const aic_model_file_t *model, const aic_nic_settings_t *sett
   aic_nic_settings_t s;
   aic_nic_settings_default(&s);
   if (settings) s = *settings;
-  if (s.threads < 1 || s.band_kib < 0 ||
+  /* written so that a NaN deadzone fails it too */
+  if (s.threads < 1 || s.band_kib < 0 || !(s.y_deadzone >= 0.0f && s.y_deadzone < 0.5f) ||
       (s.impl != AIC_NN_IMPL_AUTO && s.impl != AIC_NN_IMPL_REF && s.impl != AIC_NN_IMPL_DNNL))
     return AIC_EINVAL;
   /* What AUTO means is settled now (environment, oneDNN present), so that every plan of this
@@ -111,8 +113,8 @@ static int run_analysis(aic_nic_t *nic, const uint8_t *rgb, size_t stride, unsig
   int rc = nic_run_stack(nic, nic->g_a, direct);
   if (rc != AIC_OK) return rc;
   const int k = nic->y_level;
-  nic_latents_out(f->fa, f->h[k], f->w[k], nic->M, nic->gain_y + (size_t)level * nic->M, y_hat,
-                  nic->settings.threads);
+  nic_latents_out(f->fa, f->h[k], f->w[k], nic->M, nic->gain_y + (size_t)level * nic->M,
+                  0.5f + nic->settings.y_deadzone, y_hat, nic->settings.threads);
   return AIC_OK;
 }
 
@@ -124,8 +126,8 @@ static int run_hyper_analysis(aic_nic_t *nic, unsigned level, int32_t *z_hat) {
   nic_abs(f->fa, n, f->fa, nic->settings.threads);
   int rc = nic_run_stack(nic, nic->h_a, false);
   if (rc != AIC_OK) return rc;
-  nic_latents_out(f->fa, f->h[kz], f->w[kz], nic->Mz, nic->gain_z + (size_t)level * nic->Mz, z_hat,
-                  nic->settings.threads);
+  nic_latents_out(f->fa, f->h[kz], f->w[kz], nic->Mz, nic->gain_z + (size_t)level * nic->Mz, 0.5f,
+                  z_hat, nic->settings.threads);
   return AIC_OK;
 }
 

@@ -194,9 +194,10 @@ void nic_i420_to_rgb(const uint8_t *i420, int w, int h, uint8_t *rgb, int thread
 void nic_rgb_to_i420(const uint8_t *rgb, int w, int h, uint8_t *i420, int threads);
 /* x -> round(clamp(x, 0, 1) * 255), HWC with 3 channels. */
 void nic_pixels_out(const float *x, int w, int h, uint8_t *rgb, size_t stride, int threads);
-/* HWC float -> C x H x W int32: round_half_even(x * gain[c]), clamped to +-NIC_LATENT_MAX. */
-void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, int32_t *out,
-                     int threads);
+/* HWC float -> C x H x W int32: round_half_even(v), v = x * gain[c] clamped to
+ * +-NIC_LATENT_MAX, and 0 where |v| < zero_below (0.5 or more; 0.5 is plain rounding). */
+void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, float zero_below,
+                     int32_t *out, int threads);
 /* C x H x W int32 -> HWC float: latent * gain[c]. */
 void nic_latents_in(const int32_t *in, int h, int w, int ch, const float *gain, float *x,
                     int threads);

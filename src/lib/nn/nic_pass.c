@@ -417,24 +417,28 @@ typedef struct latents_ctx {
   size_t plane;
   int ch;
   const float *gain;
+  float zero_below;
 } latents_ctx_t;
 
 KERNEL static void latents_out_range(void *ctx, size_t begin, size_t end) {
   const latents_ctx_t *l = ctx;
   const float *x = l->x, *gain = l->gain;
-  const float lim = (float)NIC_LATENT_MAX;
+  const float lim = (float)NIC_LATENT_MAX, zero_below = l->zero_below;
   int32_t *out = l->out;
   const size_t plane = l->plane;
   const int ch = l->ch;
   for (size_t p = begin; p < end; p++)
-    for (int c = 0; c < ch; c++)
-      out[c * plane + p] = (int32_t)round_even(clampf(x[p * ch + c] * gain[c], -lim, lim));
+    for (int c = 0; c < ch; c++) {
+      const float v = clampf(x[p * ch + c] * gain[c], -lim, lim);
+      out[c * plane + p] = isless(fabsf(v), zero_below) ? 0 : (int32_t)round_even(v);
+    }
 }
 
-void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, int32_t *out,
-                     int threads) {
+void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, float zero_below,
+                     int32_t *out, int threads) {
   const size_t plane = (size_t)h * w;
-  latents_ctx_t l = {.x = x, .out = out, .plane = plane, .ch = ch, .gain = gain};
+  latents_ctx_t l = {
+      .x = x, .out = out, .plane = plane, .ch = ch, .gain = gain, .zero_below = zero_below};
   nic_par_for(threads, plane, plane * ch, latents_out_range, &l);
 }
 
