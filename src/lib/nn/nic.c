@@ -1,5 +1,6 @@
 /* The learned-codec runner's API (nic.h): argument checks, the stages in order, the payload
  * (u32 z_size | z stream | y stream) and the timing. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,35 @@ void aic_nic_settings_default(aic_nic_settings_t *s) {
   s->threads = 1;
   s->band_kib = 256;
   s->y_deadzone = AIC_NIC_Y_DEADZONE_DEFAULT;
+  s->y_deadzone_per_bit = AIC_NIC_Y_DEADZONE_PER_BIT_DEFAULT;
+}
+
+/* Frequency of `value` in table t, or of its escape when the table does not cover it. */
+static uint32_t table_freq(const aic_cdf_table_t *t, int32_t value) {
+  int64_t s = (int64_t)value - t->offset;
+  if (s < 0 || s > (int64_t)t->count - 2) s = t->count - 1;
+  return t->cdf[s + 1] - t->cdf[s];
+}
+
+/* y_zero_near[t] from the settings and how many more bits +-1 costs than 0 in table t (the
+ * dearer of +1 and -1). */
+static void deadzone_thresholds(aic_nic_t *nic) {
+  for (int t = 0; t < NIC_Y_TABLES; t++) {
+    const aic_cdf_table_t *tab = &nic->y_tables[t];
+    const uint32_t f0 = table_freq(tab, 0), fp = table_freq(tab, 1), fm = table_freq(tab, -1);
+    const double extra = log2((double)f0 / (double)(fp < fm ? fp : fm));
+    double scaled = nic->settings.y_deadzone_per_bit * (extra > 0.0 ? extra : 0.0);
+    if (scaled > AIC_NIC_Y_DEADZONE_SCALED_MAX) scaled = AIC_NIC_Y_DEADZONE_SCALED_MAX;
+    const long near = lround((nic->settings.y_deadzone + scaled) * 256.0);
+    nic->y_zero_near[t] = (uint8_t)(near > 255 ? 255 : near);
+  }
+}
+
+/* Codes as 0 the y values the deadzone takes (frame.y_near against the table each uses). */
+static void apply_deadzone(aic_nic_t *nic, size_t ny) {
+  nic_frame_t *f = &nic->frame;
+  for (size_t i = 0; i < ny; i++)
+    if (f->y_near[i] < nic->y_zero_near[f->index[i]]) f->y_hat[i] = 0;
 }
 
 static double now_ms(void) {
@@ -35,6 +65,7 @@ int aic_nic_create(const aic_model_file_t *model, const aic_nic_settings_t *sett
   if (settings) s = *settings;
   /* written so that a NaN deadzone fails it too */
   if (s.threads < 1 || s.band_kib < 0 || !(s.y_deadzone >= 0.0f && s.y_deadzone < 0.5f) ||
+      !(s.y_deadzone_per_bit >= 0.0f && s.y_deadzone_per_bit <= 1.0f) ||
       (s.impl != AIC_NN_IMPL_AUTO && s.impl != AIC_NN_IMPL_REF && s.impl != AIC_NN_IMPL_DNNL))
     return AIC_EINVAL;
   /* What AUTO means is settled now (environment, oneDNN present), so that every plan of this
@@ -50,6 +81,7 @@ int aic_nic_create(const aic_model_file_t *model, const aic_nic_settings_t *sett
   nic->impl = nic->settings.impl == AIC_NN_IMPL_REF ? AIC_NN_IMPL_REF : AIC_NN_IMPL_DNNL;
   int rc = nic_build(nic, why, why_size);
   if (rc != AIC_OK) goto fail;
+  deadzone_thresholds(nic);
   *out = nic;
   return AIC_OK;
 fail:
@@ -103,7 +135,7 @@ static bool image_ok(const aic_nic_t *nic, const void *rgb, size_t stride, int w
 
 /* g_a: RGB -> y (left in frame.fa) -> y_hat. */
 static int run_analysis(aic_nic_t *nic, const uint8_t *rgb, size_t stride, unsigned level,
-                        int32_t *y_hat) {
+                        int32_t *y_hat, uint8_t *y_near) {
   nic_frame_t *f = &nic->frame;
   /* An int8 first convolution takes the pixels quantized directly (a table of 256 values). */
   const nic_layer_t *first = &nic->layers[nic->g_a.first];
@@ -113,8 +145,8 @@ static int run_analysis(aic_nic_t *nic, const uint8_t *rgb, size_t stride, unsig
   int rc = nic_run_stack(nic, nic->g_a, direct);
   if (rc != AIC_OK) return rc;
   const int k = nic->y_level;
-  nic_latents_out(f->fa, f->h[k], f->w[k], nic->M, nic->gain_y + (size_t)level * nic->M,
-                  0.5f + nic->settings.y_deadzone, y_hat, nic->settings.threads);
+  nic_latents_out(f->fa, f->h[k], f->w[k], nic->M, nic->gain_y + (size_t)level * nic->M, y_hat,
+                  y_near, nic->settings.threads);
   return AIC_OK;
 }
 
@@ -126,8 +158,8 @@ static int run_hyper_analysis(aic_nic_t *nic, unsigned level, int32_t *z_hat) {
   nic_abs(f->fa, n, f->fa, nic->settings.threads);
   int rc = nic_run_stack(nic, nic->h_a, false);
   if (rc != AIC_OK) return rc;
-  nic_latents_out(f->fa, f->h[kz], f->w[kz], nic->Mz, nic->gain_z + (size_t)level * nic->Mz, 0.5f,
-                  z_hat, nic->settings.threads);
+  nic_latents_out(f->fa, f->h[kz], f->w[kz], nic->Mz, nic->gain_z + (size_t)level * nic->Mz, z_hat,
+                  NULL, nic->settings.threads);
   return AIC_OK;
 }
 
@@ -147,7 +179,7 @@ int aic_nic_analyze(aic_nic_t *nic, const uint8_t *rgb, size_t stride, int width
                     unsigned level, int32_t *y_hat, int32_t *z_hat) {
   if (!image_ok(nic, rgb, stride, width, height, level) || !y_hat || !z_hat) return AIC_EINVAL;
   int rc = nic_frame_prepare(nic, width, height, NIC_PART_ANALYSIS);
-  if (rc == AIC_OK) rc = run_analysis(nic, rgb, stride, level, y_hat);
+  if (rc == AIC_OK) rc = run_analysis(nic, rgb, stride, level, y_hat, NULL);
   if (rc == AIC_OK) rc = run_hyper_analysis(nic, level, z_hat);
   return rc;
 }
@@ -205,12 +237,13 @@ int aic_nic_encode(aic_nic_t *nic, const uint8_t *rgb, size_t stride, int width,
   double t0 = now_ms();
   int rc = nic_frame_prepare(nic, width, height, NIC_PART_ANALYSIS);
   double plans = now_ms() - t0;
-  if (rc == AIC_OK) rc = run_analysis(nic, rgb, stride, level, nic->frame.y_hat);
+  if (rc == AIC_OK) rc = run_analysis(nic, rgb, stride, level, nic->frame.y_hat, nic->frame.y_near);
   double t1 = now_ms();
   if (rc == AIC_OK) rc = nic_frame_prepare(nic, width, height, NIC_PART_HYPER);
   plans += now_ms() - t1;
   if (rc == AIC_OK) rc = run_hyper_analysis(nic, level, nic->frame.z_hat);
   if (rc == AIC_OK) rc = nic_hyper_run(nic, nic->frame.z_hat, level, nic->frame.index);
+  if (rc == AIC_OK) apply_deadzone(nic, y_count(&nic->frame, nic));
   double t2 = now_ms();
   if (rc == AIC_OK) rc = write_streams(nic, level, out);
   double t3 = now_ms();

@@ -46,6 +46,7 @@ void nic_frame_release(aic_nic_t *nic) {
   free(f->y_hat);
   free(f->z_hat);
   free(f->index);
+  free(f->y_near);
   *f = (nic_frame_t){0};
 }
 
@@ -102,8 +103,9 @@ static int size_frame(aic_nic_t *nic, int width, int height) {
   f->y_hat = alloc_elems(ny, sizeof(int32_t));
   f->z_hat = alloc_elems(nz, sizeof(int32_t));
   f->index = alloc_elems(ny, 1);
+  f->y_near = alloc_elems(ny, 1);
   if ((n.fa && !f->fa) || (n.fb && !f->fb) || (n.fc && !f->fc) || (n.acc && !f->acc) ||
-      (n.q && (!f->q || !f->q2)) || !f->y_hat || !f->z_hat || !f->index)
+      (n.q && (!f->q || !f->q2)) || !f->y_hat || !f->z_hat || !f->index || !f->y_near)
     return AIC_ENOMEM;
   f->width = width;
   f->height = height;

@@ -94,6 +94,8 @@ typedef struct nic_frame {
   uint8_t *rgb;           /* the _i420 calls' RGB24 picture, allocated on first use */
   int32_t *y_hat, *z_hat; /* C x H x W, for encode / decode */
   uint8_t *index;
+  /* encoder, per y value: (|v| - 1/2) * 256 where v rounded to +-1, else 255 (nic_deadzone) */
+  uint8_t *y_near;
 } nic_frame_t;
 
 struct aic_nic {
@@ -112,6 +114,8 @@ struct aic_nic {
   uint32_t *z_cdf;
   aic_cdf_table_t y_tables[NIC_Y_TABLES];
   uint32_t *y_cdf;
+  /* the encoder's deadzone per y table: a y_near below this is coded as 0 (nic.c) */
+  uint8_t y_zero_near[NIC_Y_TABLES];
   nic_frame_t frame;
   aic_nic_timing_t timing;
 };
@@ -195,9 +199,10 @@ void nic_rgb_to_i420(const uint8_t *rgb, int w, int h, uint8_t *i420, int thread
 /* x -> round(clamp(x, 0, 1) * 255), HWC with 3 channels. */
 void nic_pixels_out(const float *x, int w, int h, uint8_t *rgb, size_t stride, int threads);
 /* HWC float -> C x H x W int32: round_half_even(v), v = x * gain[c] clamped to
- * +-NIC_LATENT_MAX, and 0 where |v| < zero_below (0.5 or more; 0.5 is plain rounding). */
-void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, float zero_below,
-                     int32_t *out, int threads);
+ * +-NIC_LATENT_MAX; and, when near is not NULL, near[i] = min(254, (|v| - 1/2) * 256) where the
+ * value rounded to +-1, 255 elsewhere (what nic.c's deadzone needs of v). */
+void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, int32_t *out,
+                     uint8_t *near, int threads);
 /* C x H x W int32 -> HWC float: latent * gain[c]. */
 void nic_latents_in(const int32_t *in, int h, int w, int ch, const float *gain, float *x,
                     int threads);

@@ -417,28 +417,34 @@ typedef struct latents_ctx {
   size_t plane;
   int ch;
   const float *gain;
-  float zero_below;
+  uint8_t *near;
 } latents_ctx_t;
 
 KERNEL static void latents_out_range(void *ctx, size_t begin, size_t end) {
   const latents_ctx_t *l = ctx;
   const float *x = l->x, *gain = l->gain;
-  const float lim = (float)NIC_LATENT_MAX, zero_below = l->zero_below;
+  const float lim = (float)NIC_LATENT_MAX;
   int32_t *out = l->out;
+  uint8_t *near = l->near;
   const size_t plane = l->plane;
   const int ch = l->ch;
   for (size_t p = begin; p < end; p++)
     for (int c = 0; c < ch; c++) {
       const float v = clampf(x[p * ch + c] * gain[c], -lim, lim);
-      out[c * plane + p] = isless(fabsf(v), zero_below) ? 0 : (int32_t)round_even(v);
+      const int32_t q = (int32_t)round_even(v);
+      out[c * plane + p] = q;
+      if (near) {
+        /* |v| in [1/2, 3/2] here; 254 at most so that a threshold of 255 zeroes them all */
+        const float d = clampf((fabsf(v) - 0.5f) * 256.0f, 0.0f, 254.0f);
+        near[c * plane + p] = q == 1 || q == -1 ? (uint8_t)d : 255;
+      }
     }
 }
 
-void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, float zero_below,
-                     int32_t *out, int threads) {
+void nic_latents_out(const float *x, int h, int w, int ch, const float *gain, int32_t *out,
+                     uint8_t *near, int threads) {
   const size_t plane = (size_t)h * w;
-  latents_ctx_t l = {
-      .x = x, .out = out, .plane = plane, .ch = ch, .gain = gain, .zero_below = zero_below};
+  latents_ctx_t l = {.x = x, .out = out, .plane = plane, .ch = ch, .gain = gain, .near = near};
   nic_par_for(threads, plane, plane * ch, latents_out_range, &l);
 }
 
