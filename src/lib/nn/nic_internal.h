@@ -94,7 +94,8 @@ typedef struct nic_frame {
   uint8_t *rgb;           /* the _i420 calls' RGB24 picture, allocated on first use */
   int32_t *y_hat, *z_hat; /* C x H x W, for encode / decode */
   uint8_t *index;
-  /* encoder, per y value: (|v| - 1/2) * 256 where v rounded to +-1, else 255 (nic_deadzone) */
+  /* encoder, per y value: (|v| - 1/2) * 256 where v rounded to +-1, else 255 (nic.c's
+   * apply_deadzone reads it) */
   uint8_t *y_near;
 } nic_frame_t;
 
